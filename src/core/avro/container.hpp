@@ -1,0 +1,114 @@
+// Avro Object Container Files: block encoding for writers, a reader that survives damage.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/avro/schema.hpp"
+#include "core/status.hpp"
+
+namespace speeddata::avro {
+
+enum class Codec : uint8_t { null_codec, deflate, snappy, zstandard };
+// "null", "deflate", "snappy", "zstandard" (also accepts "zstd").
+Result<Codec> parse_codec(std::string_view name);
+std::string_view codec_name(Codec c);  // the spec's name, e.g. "zstandard"
+
+using SyncMarker = std::array<uint8_t, 16>;
+
+struct BlockEncoderOptions {
+    Codec codec = Codec::null_codec;
+    // Codec level; -1 picks the library default (deflate 6, zstandard 3). Ignored by null/snappy.
+    int level = -1;
+    // Extra file metadata (the "avro.*" keys are set by the encoder).
+    std::map<std::string, std::string> metadata;
+};
+
+// Produces the bytes of a container file; the caller does the I/O, so it controls what
+// happens on a write error (the relay truncates back to the last good block).
+class BlockEncoder {
+public:
+    // A fresh random sync marker is drawn for each encoder (one per file).
+    BlockEncoder(const Schema& schema, BlockEncoderOptions options);
+    ~BlockEncoder();
+    BlockEncoder(BlockEncoder&&) noexcept;
+    BlockEncoder& operator=(BlockEncoder&&) noexcept;
+
+    // File header: magic, metadata map (avro.schema, avro.codec, extras), sync marker.
+    std::string header() const;
+    const SyncMarker& sync() const;
+
+    // Encodes one block holding `count` datums whose binary encodings are concatenated in
+    // `datums`, into `out` (replaced): count, byte size, (compressed) data, sync marker.
+    Status encode_block(std::span<const uint8_t> datums, uint64_t count, std::string& out);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Convenience writer for tools and tests: buffers datums and writes blocks of about
+// block_bytes uncompressed bytes.
+class FileWriter {
+public:
+    static Result<FileWriter> create(const std::filesystem::path& path, const Schema& schema,
+                                     BlockEncoderOptions options, size_t block_bytes = 64 * 1024);
+    ~FileWriter();
+    FileWriter(FileWriter&&) noexcept;
+    FileWriter& operator=(FileWriter&&) noexcept;
+
+    Status append(std::span<const uint8_t> datum);  // one binary-encoded datum
+    Status flush();                                  // writes the pending block, if any
+    Status close();                                  // flush + close; idempotent
+
+private:
+    FileWriter();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct Block {
+    uint64_t count = 0;          // datums in the block
+    std::string_view data;       // decompressed datums, valid until the next next_block()
+    uint64_t file_offset = 0;    // offset of the block's count varint in the file
+};
+
+// Reads a container file block by block. A damaged block (bad sync marker, corrupt
+// compressed data, impossible sizes) is reported in problems() and skipped by scanning for
+// the next sync marker; a block cut off at the end of the file (a crash while writing, or a
+// file still being written) ends the iteration and is reported.
+class FileReader {
+public:
+    static Result<FileReader> open(const std::filesystem::path& path);
+    ~FileReader();
+    FileReader(FileReader&&) noexcept;
+    FileReader& operator=(FileReader&&) noexcept;
+
+    const Schema& schema() const;
+    Codec codec() const;
+    const std::map<std::string, std::string>& metadata() const;
+    const SyncMarker& sync() const;
+    uint64_t header_size() const;  // offset of the first block
+
+    // Positions the reader at a block start (an offset returned in Block::file_offset).
+    Status seek(uint64_t file_offset);
+    // Fills out with the next good block; returns false at the end of the file.
+    Result<bool> next_block(Block& out);
+    // Human-readable reports of skipped damage and truncation, with offsets.
+    const std::vector<std::string>& problems() const;
+
+private:
+    FileReader();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace speeddata::avro

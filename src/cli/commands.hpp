@@ -14,6 +14,7 @@ void add_relay_command(CLI::App& app);
 void add_send_command(CLI::App& app);
 void add_config_command(CLI::App& app);
 void add_schema_command(CLI::App& app);
+void add_avro_command(CLI::App& app);
 
 // Default config directory: $SPEEDDATA_CONFIG, else ./config.
 std::filesystem::path default_config_dir();

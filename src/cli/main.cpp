@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     speeddata::cli::add_send_command(app);
     speeddata::cli::add_config_command(app);
     speeddata::cli::add_schema_command(app);
+    speeddata::cli::add_avro_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,69 @@
+// UDP and multicast sockets with error messages that name the call, the address and the
+// OS error ("bind 127.0.0.1:26000: Address already in use").
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "core/status.hpp"
+
+namespace speeddata::net {
+
+// Owns a file descriptor; closes it on destruction.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() { reset(); }
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) { reset(); fd_ = std::exchange(o.fd_, -1); }
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+    bool valid() const { return fd_ >= 0; }
+    void reset(int fd = -1);
+    int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_ = -1;
+};
+
+// "<what>: <strerror(errno)>" for the current errno.
+std::string errno_message(const std::string& what);
+std::string errno_message(const std::string& what, int err);
+
+// Parses a dotted IPv4 address and port into a sockaddr_in.
+Result<sockaddr_in> ipv4_address(const std::string& address, uint16_t port);
+std::string to_string(const sockaddr_in& a);  // "127.0.0.1:26000"
+
+struct UdpReceiveOptions {
+    // Requested SO_RCVBUF in bytes; as root SO_RCVBUFFORCE lifts net.core.rmem_max.
+    size_t receive_buffer_bytes = 8u << 20;
+    bool report_drops = true;  // SO_RXQ_OVFL: kernel drop counter in each datagram's cmsg
+    int receive_timeout_ms = 100;  // SO_RCVTIMEO, so loops can check for shutdown
+};
+
+// Binds a UDP socket for receiving. Returns the fd; effective buffer size via out param.
+Result<Fd> udp_bind(const std::string& address, uint16_t port, const UdpReceiveOptions& options,
+                    size_t* effective_buffer = nullptr);
+
+// A socket that sends multicast out of the given interface address (IP_MULTICAST_IF is
+// always set explicitly, never left to the routing table), with TTL and loopback.
+Result<Fd> multicast_sender(const std::string& interface_address, int ttl, bool loop,
+                            size_t send_buffer_bytes = 4u << 20);
+
+// Joins group:port on the given interface (for listeners: stripchart, tests, benchmarks).
+Result<Fd> multicast_listener(const std::string& group, uint16_t port,
+                              const std::string& interface_address,
+                              const UdpReceiveOptions& options);
+
+// Returns true when addr is an IPv4 multicast address (224.0.0.0/4).
+bool is_multicast(const std::string& address);
+
+}  // namespace speeddata::net

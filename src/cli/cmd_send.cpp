@@ -1,5 +1,294 @@
-// Placeholder: replaced by the real subcommand.
+// `speeddata send`: the example sources (example, temperature) and the load generator.
+// Sources author-style, through include/speeddata/sender.hpp (the library sources use), so
+// that the CLI exercises the same code every source does.
+#include "cli/cmd_send.hpp"
+
+#include <signal.h>
+#include <time.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <numbers>
+#include <random>
+#include <string_view>
+
 #include "cli/commands.hpp"
+
 namespace speeddata::cli {
-void add_send_command(CLI::App& app) { app.add_subcommand("send", "(not yet implemented)"); }
+namespace send {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+
+struct sigaction g_old_int {};
+struct sigaction g_old_term {};
+
+constexpr std::string_view k_words[] = {"alpha", "bravo",  "charlie", "delta", "echo",   "foxtrot",
+                                        "golf",  "hotel",  "india",   "juliet", "kilo",  "lima"};
+
+// Uniform in [-0.5, 0.5): 53 random bits scaled, so 0.5 itself can never come out
+// (std::uniform_real_distribution may round up to its upper bound).
+double noise(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53 - 0.5; }
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// The one machine-readable line every mode ends with (stdout; everything else is stderr).
+void print_summary(const totals& t) {
+    double rate = t.seconds > 0 ? static_cast<double>(t.datagrams) / t.seconds : 0.0;
+    std::printf("{\"datagrams\": %" PRIu64 ", \"records\": %" PRIu64 ", \"bytes\": %" PRIu64
+                ", \"seconds\": %.6f, \"rate\": %.1f, \"errors\": %" PRIu64 ", \"dropped_records\": %" PRIu64
+                ", \"inexact_datagrams\": %" PRIu64 ", \"last_error\": %s}\n",
+                t.datagrams, t.records, t.bytes, t.seconds, rate, t.errors, t.dropped_records, t.inexact,
+                t.last_error.empty() ? "null" : ("\"" + json_escape(t.last_error) + "\"").c_str());
+    std::fflush(stdout);
+}
+
+sender::record_schema temperature_schema() {
+    sender::record_schema s("temperature");
+    s.add("time", sender::avro_type::int64)
+        .add("sensor", sender::avro_type::string)
+        .add("temperature", sender::avro_type::float32)
+        .add("humidity", sender::avro_type::float32)
+        .add_enum("status", {"OK", "WARN", "FAULT"});
+    return s;
+}
+
+// Fills one sample of a record source. counter is the sample number from 0.
+using fill_fn = void (*)(sender::record&, std::uint64_t counter, std::mt19937_64& rng);
+
+// The example channel (field order of config/agents/example.avsc):
+// time, word, counter, sine_wave, ramp, square_wave, noise.
+void fill_example(sender::record& r, std::uint64_t counter, std::mt19937_64& rng) {
+    const auto c = static_cast<std::int64_t>(counter);
+    r.set(0, wall_ns());
+    r.set(1, k_words[rng() % std::size(k_words)]);
+    r.set(2, c);
+    r.set(3, std::sin(2.0 * std::numbers::pi * static_cast<double>(c) / 20.0));
+    r.set(4, static_cast<double>(c % 40) / 40.0);
+    r.set(5, c % 20 < 10 ? 1.0 : -1.0);
+    r.set(6, noise(rng));
+}
+
+// The temperature channel: a slow sine around 21 degC (period 600 samples, 10 min at
+// 1 Hz), humidity a slower cosine around 45 %, status WARN once a minute and FAULT once
+// every 5 minutes at 1 Hz (deterministic, so that a chart shows them predictably).
+void fill_temperature(sender::record& r, std::uint64_t counter, std::mt19937_64& rng) {
+    const double c = static_cast<double>(counter);
+    r.set(0, wall_ns());
+    r.set(1, "sensor-1");
+    r.set(2, 21.0 + 2.0 * std::sin(2.0 * std::numbers::pi * c / 600.0) + 0.05 * noise(rng));
+    r.set(3, 45.0 + 5.0 * std::cos(2.0 * std::numbers::pi * c / 900.0));
+    r.set(4, counter % 300 == 299 ? 2 : counter % 60 == 59 ? 1 : 0);
+}
+
+// A record source: paced samples, per_datagram datums per datagram.
+totals run_records(const options& o) {
+    const bool temperature = o.source == "temperature";
+    sender::sender out(temperature ? temperature_schema() : example_schema(),
+                       {.host = o.host,
+                        .port = o.port,
+                        .max_datagram_bytes = sender::max_udp_payload,
+                        .max_records_per_datagram = o.per_datagram,
+                        .send_buffer_bytes = o.socket_buffer});
+    fill_fn fill = temperature ? fill_temperature : fill_example;
+    std::mt19937_64 rng(o.seed ? *o.seed : std::random_device{}());
+    error_log errors;
+
+    std::int64_t deadline = o.duration > 0 ? monotonic_ns() + static_cast<std::int64_t>(o.duration * 1e9) : 0;
+    pacer pace(o.rate, o.per_datagram, deadline);
+    std::uint64_t counter = 0;
+    while (o.count == 0 || counter < o.count) {
+        std::size_t want = o.count ? static_cast<std::size_t>(std::min<std::uint64_t>(o.per_datagram, o.count - counter))
+                                   : o.per_datagram;
+        std::size_t n = pace.acquire(want);
+        if (n == 0) break;
+        for (std::size_t i = 0; i < n; ++i, ++counter) {
+            fill(out.values(), counter, rng);
+            if (auto st = out.add(); !st) errors.note(out.message(st), st.error);
+        }
+    }
+    if (auto st = out.flush(); !st) errors.note(out.message(st), st.error);
+
+    totals t;
+    t.seconds = static_cast<double>(monotonic_ns() - pace.start_ns()) / 1e9;
+    t.datagrams = out.stats().datagrams;
+    t.records = out.stats().records;
+    t.bytes = out.stats().bytes;
+    t.errors = out.stats().errors;
+    t.dropped_records = out.stats().dropped_records;
+    t.last_error = errors.last();
+    return t;
+}
+
+}  // namespace
+
+void error_log::note(const std::string& message, int err) {
+    if (seen_.insert(err).second)
+        std::cerr << "speeddata send: " << message << " (counted; this error is not shown again)" << std::endl;
+    last_ = message;
+}
+
+sender::record_schema example_schema() {
+    sender::record_schema s("example");
+    s.add("time", sender::avro_type::int64)
+        .add("word", sender::avro_type::string)
+        .add("counter", sender::avro_type::int64)
+        .add("sine_wave", sender::avro_type::float64)
+        .add("ramp", sender::avro_type::float64)
+        .add("square_wave", sender::avro_type::float64)
+        .add("noise", sender::avro_type::float64);
+    return s;
+}
+
+bool stop_requested() { return g_stop != 0; }
+
+stop_guard::stop_guard() {
+    g_stop = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    // No SA_RESTART: a sleeping pacer must wake up. SA_RESETHAND: a second signal kills.
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &g_old_int);
+    sigaction(SIGTERM, &sa, &g_old_term);
+}
+
+stop_guard::~stop_guard() {
+    sigaction(SIGINT, &g_old_int, nullptr);
+    sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+std::int64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t wall_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+pacer::pacer(double rate, std::size_t max_bunch, std::int64_t deadline_ns)
+    : rate_(rate), deadline_ns_(deadline_ns), start_ns_(monotonic_ns()) {
+    // About 1 ms of items per release: coarse enough for full batches at high rates, fine
+    // enough that a 100 Hz source sends every sample on its own tick.
+    double per_ms = rate > 0 ? rate / 1000.0 : static_cast<double>(max_bunch);
+    bunch_ = std::max<std::size_t>(1, std::min<std::size_t>(max_bunch, static_cast<std::size_t>(per_ms)));
+}
+
+std::int64_t pacer::due_ns(std::uint64_t item) const {
+    return start_ns_ + static_cast<std::int64_t>(static_cast<double>(item) * 1e9 / rate_);
+}
+
+std::size_t pacer::acquire(std::size_t want) {
+    if (want == 0 || stop_requested()) return 0;
+    if (rate_ <= 0) {
+        if (deadline_ns_ && monotonic_ns() >= deadline_ns_) return 0;
+        issued_ += want;
+        return want;
+    }
+    std::uint64_t last = issued_ + std::min(want, bunch_) - 1;  // wait for this item
+    std::int64_t wake = due_ns(last);
+    if (deadline_ns_ && due_ns(issued_) >= deadline_ns_) return 0;
+    if (deadline_ns_ && wake > deadline_ns_) wake = deadline_ns_;
+    timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+        if (stop_requested()) return 0;
+    }
+    if (stop_requested()) return 0;
+    // Everything due by now may go: this is how lateness is caught up.
+    std::int64_t elapsed = monotonic_ns() - start_ns_;
+    auto due = static_cast<std::uint64_t>(static_cast<double>(elapsed) * rate_ / 1e9) + 1;
+    if (due <= issued_) due = issued_ + 1;  // rounding at the wake-up instant
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(want, due - issued_));
+    issued_ += n;
+    return n;
+}
+
+}  // namespace send
+
+void add_send_command(CLI::App& app) {
+    auto o = std::make_shared<send::options>();
+    auto seed = std::make_shared<std::uint64_t>(0);
+    CLI::App* cmd = app.add_subcommand(
+        "send",
+        "Example source and load generator: sends Avro datums of a channel's schema over UDP to a relay.\n"
+        "Ends with one JSON line on stdout: {\"datagrams\", \"records\", \"bytes\", \"seconds\", \"rate\", \"errors\", ...}.\n"
+        "Send errors (e.g. 'Connection refused' when no relay listens) are counted, not fatal.");
+    cmd->add_option("--source", o->source,
+                    "Record source: 'example' (waveforms, port 26000, 100 Hz) or 'temperature' (port 26001, 1 Hz)")
+        ->check(CLI::IsMember({"example", "temperature"}))
+        ->capture_default_str();
+    cmd->add_flag("--load", o->load,
+                  "Load generator: example records padded so every datagram is exactly --datagram-size bytes; "
+                  "--rate and --count are then in datagrams, default rate 0 (as fast as possible)");
+    cmd->add_option("--host", o->host, "Relay address")->capture_default_str();
+    CLI::Option* port = cmd->add_option("--port", o->port, "Relay UDP port (default: 26000, temperature 26001)");
+    CLI::Option* rate = cmd->add_option("--rate", o->rate,
+                                        "Records/s (datagrams/s with --load); 0 = as fast as possible "
+                                        "(default: example 100, temperature 1, --load 0)")
+                            ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--count", o->count, "Records (datagrams with --load) to send; 0 = until stopped")
+        ->capture_default_str();
+    cmd->add_option("--duration", o->duration, "Seconds to run; 0 = until stopped")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--per-datagram", o->per_datagram, "Datums per datagram (sent back to back)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{65535}))
+        ->capture_default_str();
+    cmd->add_option("--datagram-size", o->datagram_size, "With --load: exact UDP payload bytes of every datagram")
+        ->check(CLI::Range(std::size_t{1}, sender::max_udp_payload))
+        ->capture_default_str();
+    cmd->add_option("--batch", o->batch, "With --load: datagrams per sendmmsg call")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
+        ->capture_default_str();
+    cmd->add_option("--socket-buffer", o->socket_buffer, "SO_SNDBUF request in bytes (0 = OS default)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    CLI::Option* seed_opt = cmd->add_option("--seed", *seed, "Seed for words and noise (default: random)");
+
+    cmd->callback([o, port, rate, seed, seed_opt] {
+        if (port->count() == 0) o->port = o->source == "temperature" && !o->load ? 26001 : 26000;
+        if (rate->count() == 0) o->rate = o->load ? 0 : o->source == "temperature" ? 1 : 100;
+        if (seed_opt->count() > 0) o->seed = *seed;
+        if (o->load && o->source != "example") fail("send", "--load sends example records; drop --source", 2);
+        if (o->port == 0) fail("send", "--port must be 1..65535", 2);
+
+        send::totals t;
+        try {
+            send::stop_guard guard;
+            t = o->load ? send::run_load(*o) : send::run_records(*o);
+        } catch (const sender::error& e) {
+            fail("send", e.what());
+        }
+        send::print_summary(t);
+    });
+}
+
 }  // namespace speeddata::cli

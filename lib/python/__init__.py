@@ -1,0 +1,1 @@
+"""SpeedData Python library: import as lib.python.<module> from the repo root."""

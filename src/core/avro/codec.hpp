@@ -27,6 +27,9 @@ enum class DecodeError : uint8_t {
     bad_boolean,      // boolean byte other than 0 or 1
     too_deep,         // nesting deeper than the validator's limit (recursive schemas)
     too_large,        // an array/map count or length larger than the remaining buffer allows
+                      // (also: a block byte size that disagrees with the block's items)
+    bad_utf8,         // a string or map key that is not valid UTF-8 (readers such as
+                      // python3-avro fail on it, so the relay must not cache it)
 };
 std::string_view decode_error_name(DecodeError e);  // "truncated", "bad varint", ...
 
@@ -43,11 +46,21 @@ struct ValidateResult {
     bool ok() const { return error == DecodeError::none; }
 };
 
+// Knobs for Validator (an addition; Validator(schema) uses the defaults).
+struct ValidatorOptions {
+    // Deepest nesting of arrays, maps, unions and recursive records accepted; deeper data is
+    // DecodeError::too_deep. Bounds stack use on recursive schemas fed hostile data.
+    int max_depth = 128;
+    // Check that strings and map keys are UTF-8 (DecodeError::bad_utf8).
+    bool check_utf8 = true;
+};
+
 // A schema compiled for fast, allocation-free checking of binary datums.
 // Thread-safe for concurrent validate() calls after construction.
 class Validator {
 public:
     explicit Validator(const Schema& schema);
+    Validator(const Schema& schema, const ValidatorOptions& options);
     ~Validator();
     Validator(Validator&&) noexcept;
     Validator& operator=(Validator&&) noexcept;
@@ -94,11 +107,34 @@ struct Value {
     // union, fixed
     std::variant<std::monostate, bool, int32_t, int64_t, float, double, BytesValue, std::string,
                  Record, EnumValue, Array, Map, std::shared_ptr<UnionValue>, FixedValue> v;
+
+    // Record and Array are the same C++ type, so the variant must be addressed by index
+    // (std::get<Value::record_index>(x.v)); these name the indexes (an addition).
+    static constexpr size_t null_index = 0, boolean_index = 1, int_index = 2, long_index = 3,
+                            float_index = 4, double_index = 5, bytes_index = 6, string_index = 7,
+                            record_index = 8, enum_index = 9, array_index = 10, map_index = 11,
+                            union_index = 12, fixed_index = 13;
+    static Value make_record(Record fields) {
+        Value x;
+        x.v.emplace<record_index>(std::move(fields));
+        return x;
+    }
+    static Value make_array(Array items) {
+        Value x;
+        x.v.emplace<array_index>(std::move(items));
+        return x;
+    }
+    static Value make_union(int32_t branch, Value value);
 };
 struct UnionValue {
     int32_t branch = 0;
     Value value;
 };
+inline Value Value::make_union(int32_t branch, Value value) {
+    Value x;
+    x.v = std::make_shared<UnionValue>(UnionValue{branch, std::move(value)});
+    return x;
+}
 
 // Decodes one datum; advances p past it. Errors name the DecodeError and the offset.
 Result<Value> decode(const Schema& schema, const uint8_t*& p, const uint8_t* end);
@@ -109,5 +145,14 @@ Status encode(const Schema& schema, const Value& value, std::string& out);
 // fixed as ISO-8859-1 strings). Used by tests, tools and the REST APIs.
 Result<Value> from_json(const Schema& schema, const nlohmann::json& j);
 nlohmann::json to_json(const Schema& schema, const Value& value);
+// Appends the Avro JSON encoding of value as compact JSON text, record fields in schema
+// order (nlohmann::json sorts object keys; tools printing records want schema order).
+// Non-finite floats are written as the strings "NaN", "Infinity", "-Infinity", which
+// from_json accepts back.
+void append_json(const Schema& schema, const Value& value, std::string& out);
+
+// True when [p, p+n) is well-formed UTF-8 (no overlongs, surrogates or code points past
+// U+10FFFF).
+bool is_valid_utf8(const uint8_t* p, size_t n) noexcept;
 
 }  // namespace speeddata::avro

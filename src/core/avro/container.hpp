@@ -81,6 +81,17 @@ struct Block {
     uint64_t file_offset = 0;    // offset of the block's count varint in the file
 };
 
+// Knobs for FileReader (an addition; open(path) uses the defaults).
+struct FileReaderOptions {
+    // Check every datum of every block with the schema's Validator; a block whose datums do
+    // not parse is reported and skipped like any other damage. Default on: otherwise a
+    // corrupt null-codec block would only be noticed by whoever decodes it.
+    bool validate_datums = true;
+    // Largest block accepted, compressed or not, in bytes (default 256 MiB). A bigger
+    // declared size is treated as damage, which keeps memory bounded.
+    uint64_t max_block_bytes = 256ULL << 20;
+};
+
 // Reads a container file block by block. A damaged block (bad sync marker, corrupt
 // compressed data, impossible sizes) is reported in problems() and skipped by scanning for
 // the next sync marker; a block cut off at the end of the file (a crash while writing, or a
@@ -88,6 +99,7 @@ struct Block {
 class FileReader {
 public:
     static Result<FileReader> open(const std::filesystem::path& path);
+    static Result<FileReader> open(const std::filesystem::path& path, const FileReaderOptions& options);
     ~FileReader();
     FileReader(FileReader&&) noexcept;
     FileReader& operator=(FileReader&&) noexcept;
@@ -100,7 +112,9 @@ public:
 
     // Positions the reader at a block start (an offset returned in Block::file_offset).
     Status seek(uint64_t file_offset);
-    // Fills out with the next good block; returns false at the end of the file.
+    // Fills out with the next good block; returns false at the end of the file. On a file
+    // that another process is appending to, false means "no complete block yet": calling
+    // again later continues from the same place and picks up blocks written since.
     Result<bool> next_block(Block& out);
     // Human-readable reports of skipped damage and truncation, with offsets.
     const std::vector<std::string>& problems() const;

@@ -56,13 +56,23 @@ struct Node {
     int precision = 0, scale = 0;       // decimal
 };
 
+// Knobs for Schema::parse (an addition; the one-argument parse uses the defaults).
+struct ParseOptions {
+    // Check every field default against its type (per spec a union default matches the
+    // union's first branch). Readers of foreign files turn this off: a writer with a sloppy
+    // default still wrote decodable data.
+    bool validate_defaults = true;
+};
+
 class Schema {
 public:
     // Parses schema JSON text. Errors name the problem and where it is, e.g.
     // "field 'x' of record 'example': unknown type 'flot'".
     static Result<Schema> parse(std::string_view json_text);
+    static Result<Schema> parse(std::string_view json_text, const ParseOptions& options);
     // Reads and parses a file; errors are prefixed with the path.
     static Result<Schema> load(const std::filesystem::path& path);
+    static Result<Schema> load(const std::filesystem::path& path, const ParseOptions& options);
 
     NodeId root_id() const { return root_; }
     const Node& root() const { return nodes_[root_]; }

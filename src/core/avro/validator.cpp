@@ -1,0 +1,584 @@
+// The relay's hot path: a schema compiled into a flat op program, interpreted without
+// allocation, virtual calls or std::function. Also the varint/float helpers.
+//
+// Program layout. A "sequence" is a run of ops ending in END. Records are inlined into the
+// sequence of their parent (a record of primitives becomes a straight run of ops, and
+// neighbouring fixed-width values merge into one SKIP). A record referenced from several
+// places or from itself (recursion) is compiled once as its own sequence and entered with
+// CALL. Array/map bodies and union branches are sequences of their own.
+#include "core/avro/codec.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+namespace speeddata::avro {
+
+std::string_view decode_error_name(DecodeError e) {
+    switch (e) {
+        case DecodeError::none: return "none";
+        case DecodeError::truncated: return "truncated";
+        case DecodeError::bad_varint: return "bad varint";
+        case DecodeError::negative_length: return "negative length";
+        case DecodeError::bad_union_index: return "bad union index";
+        case DecodeError::bad_enum_index: return "bad enum index";
+        case DecodeError::bad_boolean: return "bad boolean";
+        case DecodeError::too_deep: return "too deep";
+        case DecodeError::too_large: return "too large";
+        case DecodeError::bad_utf8: return "bad utf8";
+    }
+    return "unknown";
+}
+
+// ---- varint / float helpers -------------------------------------------------------------
+
+size_t read_long(const uint8_t* p, const uint8_t* end, int64_t& out) noexcept {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 10; ++i) {
+        if (p + i >= end) return 0;
+        const uint8_t b = p[i];
+        if (i == 9 && b > 1) return 0;  // more than 64 bits
+        v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+size_t write_long(int64_t v, uint8_t* out) noexcept {
+    uint64_t n = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+    size_t i = 0;
+    while (n >= 0x80) {
+        out[i++] = static_cast<uint8_t>(n | 0x80);
+        n >>= 7;
+    }
+    out[i++] = static_cast<uint8_t>(n);
+    return i;
+}
+
+void append_long(std::string& out, int64_t v) {
+    uint8_t buf[10];
+    size_t n = write_long(v, buf);
+    out.append(reinterpret_cast<const char*>(buf), n);
+}
+
+void append_float(std::string& out, float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    char b[4];
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(bits >> (8 * i));
+    out.append(b, 4);
+}
+
+void append_double(std::string& out, double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(bits >> (8 * i));
+    out.append(b, 8);
+}
+
+float read_float(const uint8_t* p) noexcept {
+    uint32_t bits = 0;
+    for (int i = 0; i < 4; ++i) bits |= static_cast<uint32_t>(p[i]) << (8 * i);
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+}
+
+double read_double(const uint8_t* p) noexcept {
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(p[i]) << (8 * i);
+    double v;
+    std::memcpy(&v, &bits, 8);
+    return v;
+}
+
+bool is_valid_utf8(const uint8_t* p, size_t n) noexcept {
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {  // ASCII fast path, 8 bytes at a time
+            uint64_t w;
+            std::memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        const uint8_t c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;       // overlong
+            if (c == 0xED) hi = 0x9F;       // UTF-16 surrogates
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;       // overlong
+            if (c == 0xF4) hi = 0x8F;       // past U+10FFFF
+        } else {
+            return false;
+        }
+        if (n - i < len) return false;
+        if (p[i + 1] < lo || p[i + 1] > hi) return false;
+        for (size_t k = 2; k < len; ++k) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+// ---- the compiled program ----------------------------------------------------------------
+
+namespace {
+
+enum class Op : uint8_t {
+    end,       // end of a sequence
+    skip,      // a = fixed number of bytes (float, double, fixed, merged runs of them)
+    boolean,
+    int32,     // int, and the int-encoded logical types
+    int64,
+    bytes,
+    string,    // bytes plus a UTF-8 check
+    enumeration,  // a = symbol count
+    array,     // a = body sequence, b = minimum encoded size of one item
+    array_fixed,  // a = item width (items are fixed-width; skipped without a loop)
+    map,       // a = value sequence, b = minimum encoded size of one entry
+    union_,    // a = first slot in union_table, b = branch count
+    call,      // a = record id before linking, sequence start after
+    mark,      // a = top-level field index (only in the spans program)
+};
+
+struct Instr {
+    Op op = Op::end;
+    uint32_t a = 0;
+    uint64_t b = 0;
+};
+
+struct Ctx {
+    const uint8_t* begin;
+    const uint8_t* end;
+    FieldSpan* spans;
+    DecodeError error;
+    const uint8_t* error_at;
+};
+
+struct Program {
+    std::vector<Instr> program;
+    std::vector<uint32_t> union_table;  // sequence starts of union branches
+    uint32_t top_plain = 0;             // entry without field marks
+    uint32_t top_marked = 0;            // entry with a mark before each top-level field
+    size_t field_count = 0;
+    int max_depth = 64;
+    bool check_utf8 = true;
+
+    const uint8_t* run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) const noexcept;
+};
+
+inline const uint8_t* fail(Ctx& c, DecodeError e, const uint8_t* at) noexcept {
+    c.error = e;
+    c.error_at = at;
+    return nullptr;
+}
+
+// Reads a zigzag varint of at most max_bytes bytes into out (sign-decoded). On failure sets
+// the error and returns nullptr. last_max bounds the final byte so the value fits the type.
+template <int max_bytes, uint8_t last_max>
+inline const uint8_t* read_varint(const uint8_t* p, Ctx& c, int64_t& out) noexcept {
+    uint64_t v = 0;
+    const uint8_t* start = p;
+    for (int i = 0; i < max_bytes; ++i) {
+        if (p == c.end) return fail(c, DecodeError::truncated, start);
+        const uint8_t b = *p++;
+        if (i == max_bytes - 1 && b > last_max) return fail(c, DecodeError::bad_varint, start);
+        v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
+            return p;
+        }
+    }
+    return fail(c, DecodeError::bad_varint, start);  // unreachable: last byte < 0x80 checked
+}
+
+inline const uint8_t* read_int(const uint8_t* p, Ctx& c, int64_t& out) noexcept {
+    // Single-byte fast path: most ints, lengths and indexes are small.
+    if (p != c.end && !(*p & 0x80)) {
+        const uint64_t v = *p;
+        out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
+        return p + 1;
+    }
+    return read_varint<5, 0x0f>(p, c, out);
+}
+
+inline const uint8_t* read_long_v(const uint8_t* p, Ctx& c, int64_t& out) noexcept {
+    if (p != c.end && !(*p & 0x80)) {
+        const uint64_t v = *p;
+        out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
+        return p + 1;
+    }
+    return read_varint<10, 0x01>(p, c, out);
+}
+
+}  // namespace
+
+const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) const noexcept {
+    if (depth > max_depth) return fail(c, DecodeError::too_deep, p);
+    const Instr* code = program.data();
+    for (;;) {
+        const Instr& in = code[pc++];
+        switch (in.op) {
+            case Op::end:
+                return p;
+            case Op::skip:
+                if (static_cast<uint64_t>(c.end - p) < in.a) return fail(c, DecodeError::truncated, p);
+                p += in.a;
+                break;
+            case Op::boolean:
+                if (p == c.end) return fail(c, DecodeError::truncated, p);
+                if (*p > 1) return fail(c, DecodeError::bad_boolean, p);
+                ++p;
+                break;
+            case Op::int32: {
+                int64_t v;
+                if (!(p = read_int(p, c, v))) return nullptr;
+                break;
+            }
+            case Op::int64: {
+                int64_t v;
+                if (!(p = read_long_v(p, c, v))) return nullptr;
+                break;
+            }
+            case Op::bytes:
+            case Op::string: {
+                const uint8_t* at = p;
+                int64_t len;
+                if (!(p = read_long_v(p, c, len))) return nullptr;
+                if (len < 0) return fail(c, DecodeError::negative_length, at);
+                if (static_cast<uint64_t>(len) > static_cast<uint64_t>(c.end - p)) {
+                    return fail(c, DecodeError::truncated, at);
+                }
+                if (in.op == Op::string && check_utf8 && !is_valid_utf8(p, static_cast<size_t>(len))) {
+                    return fail(c, DecodeError::bad_utf8, at);
+                }
+                p += len;
+                break;
+            }
+            case Op::enumeration: {
+                const uint8_t* at = p;
+                int64_t v;
+                if (!(p = read_int(p, c, v))) return nullptr;
+                if (v < 0 || static_cast<uint64_t>(v) >= in.a) return fail(c, DecodeError::bad_enum_index, at);
+                break;
+            }
+            case Op::union_: {
+                const uint8_t* at = p;
+                int64_t v;
+                if (!(p = read_int(p, c, v))) return nullptr;
+                if (v < 0 || static_cast<uint64_t>(v) >= in.b) return fail(c, DecodeError::bad_union_index, at);
+                if (!(p = run(union_table[in.a + static_cast<uint32_t>(v)], p, c, depth + 1))) return nullptr;
+                break;
+            }
+            case Op::call:
+                if (!(p = run(in.a, p, c, depth + 1))) return nullptr;
+                break;
+            case Op::mark:
+                c.spans[in.a].offset = static_cast<uint32_t>(p - c.begin);
+                break;
+            case Op::array:
+            case Op::array_fixed:
+            case Op::map: {
+                // Blocks until a zero count. A negative count is followed by the block's
+                // byte size, which must match its items exactly.
+                for (;;) {
+                    const uint8_t* at = p;
+                    int64_t count;
+                    if (!(p = read_long_v(p, c, count))) return nullptr;
+                    if (count == 0) break;
+                    const uint8_t* block_end = nullptr;
+                    if (count < 0) {
+                        if (count == INT64_MIN) return fail(c, DecodeError::too_large, at);
+                        count = -count;
+                        const uint8_t* size_at = p;
+                        int64_t bsize;
+                        if (!(p = read_long_v(p, c, bsize))) return nullptr;
+                        if (bsize < 0) return fail(c, DecodeError::negative_length, size_at);
+                        if (static_cast<uint64_t>(bsize) > static_cast<uint64_t>(c.end - p)) {
+                            return fail(c, DecodeError::too_large, size_at);
+                        }
+                        block_end = p + bsize;
+                    }
+                    const uint64_t remaining = static_cast<uint64_t>((block_end ? block_end : c.end) - p);
+                    const uint64_t n = static_cast<uint64_t>(count);
+                    if (in.op == Op::array_fixed) {
+                        // in.a is the item width. Zero-width items (null) still may not
+                        // outnumber the bytes left: a reader would spin or allocate on them.
+                        if (n > remaining / (in.a ? in.a : 1)) return fail(c, DecodeError::too_large, at);
+                        p += n * in.a;
+                    } else {
+                        if (n > remaining / in.b) return fail(c, DecodeError::too_large, at);
+                        {
+                            for (uint64_t i = 0; i < n; ++i) {
+                                if (in.op == Op::map) {
+                                    const uint8_t* kat = p;
+                                    int64_t len;
+                                    if (!(p = read_long_v(p, c, len))) return nullptr;
+                                    if (len < 0) return fail(c, DecodeError::negative_length, kat);
+                                    if (static_cast<uint64_t>(len) > static_cast<uint64_t>(c.end - p)) {
+                                        return fail(c, DecodeError::truncated, kat);
+                                    }
+                                    if (check_utf8 && !is_valid_utf8(p, static_cast<size_t>(len))) {
+                                        return fail(c, DecodeError::bad_utf8, kat);
+                                    }
+                                    p += len;
+                                }
+                                if (!(p = run(in.a, p, c, depth + 1))) return nullptr;
+                            }
+                        }
+                    }
+                    if (block_end && p != block_end) return fail(c, DecodeError::too_large, at);
+                }
+                break;
+            }
+        }
+    }
+}
+
+// ---- compiler ----------------------------------------------------------------------------
+
+namespace {
+
+class Compiler {
+public:
+    Compiler(const Schema& s, Program& out) : s_(s), out_(out), refs_(s.nodes().size(), 0) {
+        for (const Node& n : s.nodes()) {
+            for (const Field& f : n.fields) ++refs_[f.type];
+            if (n.items != no_node) ++refs_[n.items];
+            if (n.values != no_node) ++refs_[n.values];
+            for (NodeId b : n.branches) ++refs_[b];
+        }
+        if (s.root_id() != no_node) ++refs_[s.root_id()];
+        min_size_.assign(s.nodes().size(), unknown);
+    }
+
+    void compile() {
+        const NodeId root = s_.root_id();
+        const Node& r = s_.node(root);
+        out_.field_count = r.type == Type::record ? r.fields.size() : 0;
+        // The top-level entries inline the root record's own fields even when the root also
+        // needs a callable sequence (a recursive root): marks must run only at the top.
+        out_.top_plain = top_sequence(root, false);
+        out_.top_marked = out_.field_count ? top_sequence(root, true) : out_.top_plain;
+        while (!pending_.empty()) {
+            NodeId id = pending_.back();
+            pending_.pop_back();
+            std::vector<Instr> seq;
+            for (const Field& f : s_.node(id).fields) emit(f.type, seq);
+            record_start_[id] = append(seq);
+        }
+        // Link: a call's a is a record id until every callable sequence exists.
+        for (Instr& in : out_.program) {
+            if (in.op == Op::call) in.a = record_start_.at(in.a);
+        }
+    }
+
+private:
+    static constexpr uint64_t unknown = UINT64_MAX;
+    static constexpr uint64_t in_progress = UINT64_MAX - 1;
+
+    uint32_t top_sequence(NodeId root, bool marks) {
+        std::vector<Instr> seq;
+        const Node& r = s_.node(root);
+        if (r.type == Type::record) {
+            for (size_t i = 0; i < r.fields.size(); ++i) {
+                if (marks) seq.push_back({Op::mark, static_cast<uint32_t>(i), 0});
+                emit(r.fields[i].type, seq);
+            }
+        } else {
+            emit(root, seq);
+        }
+        return append(seq);
+    }
+
+    uint32_t append(std::vector<Instr>& seq) {
+        seq.push_back({Op::end, 0, 0});
+        const auto start = static_cast<uint32_t>(out_.program.size());
+        out_.program.insert(out_.program.end(), seq.begin(), seq.end());
+        return start;
+    }
+
+    uint32_t sequence_for(NodeId id) {
+        std::vector<Instr> seq;
+        emit(id, seq);
+        return append(seq);
+    }
+
+    static void emit_skip(std::vector<Instr>& seq, uint64_t n) {
+        if (n == 0) return;
+        if (!seq.empty() && seq.back().op == Op::skip) {
+            seq.back().a += static_cast<uint32_t>(n);  // fixed sizes are < 2^32 (schema check)
+            return;
+        }
+        seq.push_back({Op::skip, static_cast<uint32_t>(n), 0});
+    }
+
+    // Bytes of the item when every datum of the type has the same encoded size; -1 otherwise.
+    int64_t fixed_width(NodeId id, int depth = 0) const {
+        if (depth > 64) return -1;
+        const Node& n = s_.node(id);
+        switch (n.type) {
+            case Type::null_type: return 0;
+            case Type::float_type: return 4;
+            case Type::double_type: return 8;
+            case Type::fixed: return static_cast<int64_t>(n.fixed_size);
+            case Type::record: {
+                int64_t total = 0;
+                for (const Field& f : n.fields) {
+                    int64_t w = fixed_width(f.type, depth + 1);
+                    if (w < 0) return -1;
+                    total += w;
+                    if (total > UINT32_MAX) return -1;
+                }
+                return total;
+            }
+            default: return -1;
+        }
+    }
+
+    // A lower bound on the encoded size of the type, used to reject impossible counts
+    // before looping. A type whose bound is 0 always encodes as zero bytes.
+    uint64_t min_size(NodeId id) {
+        uint64_t& m = min_size_[id];
+        if (m == in_progress) return 0;  // recursion: 0 is still a valid lower bound
+        if (m != unknown) return m;
+        m = in_progress;
+        const Node& n = s_.node(id);
+        uint64_t r = 0;
+        switch (n.type) {
+            case Type::null_type: r = 0; break;
+            case Type::float_type: r = 4; break;
+            case Type::double_type: r = 8; break;
+            case Type::fixed: r = n.fixed_size; break;
+            case Type::record:
+                for (const Field& f : n.fields) r += min_size(f.type);
+                break;
+            default: r = 1; break;  // every other encoding starts with at least one byte
+        }
+        min_size_[id] = r;
+        return r;
+    }
+
+    void emit(NodeId id, std::vector<Instr>& seq) {
+        const Node& n = s_.node(id);
+        switch (n.type) {
+            case Type::null_type: return;
+            case Type::boolean: seq.push_back({Op::boolean, 0, 0}); return;
+            case Type::int_type: seq.push_back({Op::int32, 0, 0}); return;
+            case Type::long_type: seq.push_back({Op::int64, 0, 0}); return;
+            case Type::float_type: emit_skip(seq, 4); return;
+            case Type::double_type: emit_skip(seq, 8); return;
+            case Type::fixed: emit_skip(seq, n.fixed_size); return;
+            case Type::bytes: seq.push_back({Op::bytes, 0, 0}); return;
+            case Type::string: seq.push_back({Op::string, 0, 0}); return;
+            case Type::enum_type:
+                seq.push_back({Op::enumeration, static_cast<uint32_t>(n.symbols.size()), 0});
+                return;
+            case Type::record:
+                if (refs_[id] >= 2) {
+                    // Shared or recursive: one callable sequence (compiled later).
+                    if (!record_start_.count(id)) {
+                        record_start_[id] = 0;
+                        pending_.push_back(id);
+                    }
+                    seq.push_back({Op::call, id, 0});
+                } else {
+                    for (const Field& f : n.fields) emit(f.type, seq);
+                }
+                return;
+            case Type::array: {
+                const int64_t w = fixed_width(n.items);
+                if (w >= 0) {
+                    seq.push_back({Op::array_fixed, static_cast<uint32_t>(w), 0});
+                } else {
+                    // At least 1, as for zero-width items (see array_fixed).
+                    const uint64_t m = std::max<uint64_t>(1, min_size(n.items));
+                    const uint32_t body = sequence_for(n.items);
+                    seq.push_back({Op::array, body, m});
+                }
+                return;
+            }
+            case Type::map: {
+                const uint64_t m = 1 + min_size(n.values);  // the key's length byte
+                const uint32_t body = sequence_for(n.values);
+                seq.push_back({Op::map, body, m});
+                return;
+            }
+            case Type::union_type: {
+                std::vector<uint32_t> starts;
+                for (NodeId b : n.branches) starts.push_back(sequence_for(b));
+                const auto slot = static_cast<uint32_t>(out_.union_table.size());
+                out_.union_table.insert(out_.union_table.end(), starts.begin(), starts.end());
+                seq.push_back({Op::union_, slot, n.branches.size()});
+                return;
+            }
+        }
+    }
+
+    const Schema& s_;
+    Program& out_;
+    std::vector<uint32_t> refs_;
+    std::vector<uint64_t> min_size_;
+    std::unordered_map<uint32_t, uint32_t> record_start_;
+    std::vector<NodeId> pending_;
+};
+
+}  // namespace
+
+struct Validator::Impl : Program {};
+
+Validator::Validator(const Schema& schema) : Validator(schema, ValidatorOptions{}) {}
+
+Validator::Validator(const Schema& schema, const ValidatorOptions& options) : impl_(std::make_unique<Impl>()) {
+    impl_->max_depth = options.max_depth;
+    impl_->check_utf8 = options.check_utf8;
+    if (schema.root_id() == no_node) {
+        impl_->program.push_back({Op::end, 0, 0});
+        return;
+    }
+    Compiler(schema, *impl_).compile();
+}
+
+Validator::~Validator() = default;
+Validator::Validator(Validator&&) noexcept = default;
+Validator& Validator::operator=(Validator&&) noexcept = default;
+
+ValidateResult Validator::validate(const uint8_t* data, size_t size, FieldSpan* spans) const noexcept {
+    ValidateResult r;
+    Ctx c{data, data + size, spans, DecodeError::none, nullptr};
+    const bool marks = spans != nullptr && impl_->field_count != 0;
+    const uint8_t* end = impl_->run(marks ? impl_->top_marked : impl_->top_plain, data, c, 0);
+    if (!end) {
+        r.error = c.error;
+        r.error_offset = static_cast<size_t>(c.error_at - data);
+        return r;
+    }
+    r.consumed = static_cast<size_t>(end - data);
+    if (marks) {
+        const size_t n = impl_->field_count;
+        for (size_t i = 0; i + 1 < n; ++i) spans[i].length = spans[i + 1].offset - spans[i].offset;
+        spans[n - 1].length = static_cast<uint32_t>(r.consumed) - spans[n - 1].offset;
+    }
+    return r;
+}
+
+size_t Validator::field_count() const { return impl_->field_count; }
+
+}  // namespace speeddata::avro

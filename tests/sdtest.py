@@ -150,7 +150,8 @@ class Proc:
         return self.p.poll() is None
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log_path).read_text(errors="replace")
 
     def stop(self, timeout=10):
@@ -216,7 +217,9 @@ class Stack:
     def start_relay(self, channel, wait=True):
         p = self.start("relay", "--channel", channel, name=f"relay-{channel}")
         if wait:
-            wait_for(lambda: self.status(channel) is not None or not p.alive(), 10, what="relay status file")
+            # A status file left by an earlier (killed) relay does not count: wait for this pid's.
+            wait_for(lambda: (self.status(channel) or {}).get("pid") == p.pid or not p.alive(), 10,
+                     what="relay status file")
             assert p.alive(), p.output()
         return p
 

@@ -1,9 +1,17 @@
 // SpeedData configuration: config/global.yaml merged with each service's file.
 //
-// One description of every option (config/options.cpp, the option table) drives parsing,
-// defaults, validation and docs/config.md (`speeddata config docs`). Unknown keys, wrong
-// types and missing files are errors naming the file, the key and what was expected:
-//   "config/relay.yaml: channels.example.port: expected an integer 1..65535, got 'abc'".
+// One description of every option (src/core/config/options.cpp, the option table) drives
+// parsing, defaults, validation, `speeddata config show` and docs/config.md
+// (`speeddata config docs`). Unknown keys, wrong types, out-of-range values and missing files
+// are errors naming the file, the key and what was expected:
+//   config/relay.yaml: channels.example.port: expected an integer 1..65535, got "abc"
+//   config/relay.yaml: channels.example.decimaton: unknown key (did you mean 'decimation'?)
+//
+// Merge order (highest first) for a channel option K of channel NAME:
+//   relay.yaml channels.NAME.K > relay.yaml defaults.K > built-in default (the table);
+// for a multicast option K of channel NAME:
+//   relay.yaml channels.NAME.multicast.K > <service>.yaml multicast.K > global.yaml
+//   multicast.K > built-in; storage likewise (service file over global.yaml over built-in).
 #pragma once
 
 #include <chrono>
@@ -14,14 +22,22 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/avro/container.hpp"
 #include "core/status.hpp"
 
 namespace speeddata::config {
 
 enum class DecimationAlgorithm : uint8_t { downsample, average, minmax, rms };
+// "downsample", "average", "minmax" (also "min-max"), "rms".
 Result<DecimationAlgorithm> parse_algorithm(std::string_view name);
 std::string_view algorithm_name(DecimationAlgorithm a);
+
+// The config layer's own codec-name parser (so that config does not need sd_avro's code at
+// link time): "null" (also "none"), "deflate", "snappy", "zstandard" (also "zstd").
+Result<avro::Codec> parse_codec_name(std::string_view name);
+std::string_view codec_config_name(avro::Codec c);
 
 struct MulticastStream {
     std::string group;   // IPv4 multicast group
@@ -52,9 +68,11 @@ struct ChannelConfig {
     std::string name;                          // key under channels:
     std::string bind = "127.0.0.1";            // channels.NAME.bind / defaults.bind
     uint16_t port = 0;                         // channels.NAME.port (required)
-    std::filesystem::path schema_path;         // channels.NAME.schema, relative to config dir
+    std::filesystem::path schema;              // channels.NAME.schema as written: relative to the config dir
+    std::filesystem::path schema_path;         // the schema file to open: absolute, normalized config_dir/schema
     std::string time_field = "time";           // channels.NAME.time_field
-    std::string time_unit;                     // "", "ns", "us", "ms", "s" ("" = from logicalType, else inferred)
+    std::string time_unit;                     // "", "ns", "us", "ms", "s" ("" = from logicalType, else inferred;
+                                               // written "auto" in the YAML)
 
     size_t receive_buffer_bytes = 8u << 20;    // SO_RCVBUF request
     int batch = 64;                            // datagrams per recvmmsg
@@ -67,10 +85,10 @@ struct ChannelConfig {
     bool fsync = false;                        // fdatasync after each block
 
     std::chrono::seconds rotate_interval{3600};   // rotation.interval (0 = off)
-    size_t rotate_bytes = 256u << 20;             // rotation.max_bytes (0 = off)
+    size_t rotate_bytes = 256u << 20;             // rotation.max_size (0 = off)
     std::chrono::seconds retention_ttl{7 * 86400};// retention.ttl (0 = keep forever)
-    uint64_t retention_max_bytes = 0;             // retention.max_bytes per channel (0 = no quota)
-    uint64_t retention_min_free_bytes = 256u << 20; // retention.min_free_bytes on the filesystem
+    uint64_t retention_max_bytes = 0;             // retention.max_size per channel (0 = no quota)
+    uint64_t retention_min_free_bytes = 256u << 20; // retention.min_free on the filesystem
 
     int decimation_factor = 10;                // decimation.factor (1 = no decimation)
     DecimationAlgorithm decimation_algorithm = DecimationAlgorithm::downsample;
@@ -84,20 +102,81 @@ struct ChannelConfig {
 struct RelayConfig {
     std::filesystem::path config_dir;
     StorageConfig storage;
-    MulticastConfig multicast;
+    MulticastConfig multicast;                     // global.yaml multicast merged with relay.yaml's
+    ChannelConfig defaults;                        // relay.yaml defaults: over the built-ins (no name,
+                                                   // port or schema); what parse_channel starts from
     std::map<std::string, ChannelConfig> channels;
 };
 
 // Loads <config_dir>/global.yaml and <config_dir>/relay.yaml. Relative storage paths are
-// resolved against the parent of config_dir (the repo root for config/).
+// resolved against the parent of config_dir (the repo root for config/), giving absolute
+// paths. Every channel's schema file must be readable, a JSON Avro record schema, and hold
+// the channel's time_field; ports must be distinct.
 Result<RelayConfig> load_relay_config(const std::filesystem::path& config_dir);
+
+// Builds one channel from a YAML (or JSON) mapping with the keys of a `channels.NAME` entry
+// (port and schema required), starting from base.defaults and base.multicast; used by the
+// orchestrator to register channels at run time. Errors read "<source_name>: <key>: ...",
+// keys relative to the entry (e.g. "port"). The port must not be used by another channel of
+// base.channels (a channel of the same name is being replaced, so it does not count).
+Result<ChannelConfig> parse_channel(const RelayConfig& base, const std::string& name,
+                                    std::string_view yaml_text, const std::string& source_name);
+
+// A channel name: used in file names, multicast headers, HDF5 groups and Python attribute
+// access, so 1..64 of [A-Za-z0-9_-], starting with a letter or '_'.
+Status check_channel_name(std::string_view name);
+
+// config/stripchart.yaml (merged over global.yaml): the live-chart web server.
+struct StripchartConfig {
+    std::filesystem::path config_dir;
+    StorageConfig storage;
+    MulticastConfig multicast;             // the streams it subscribes to (decimated by default)
+    std::string bind = "127.0.0.1";        // http.bind
+    uint16_t port = 8081;                  // http.port (HTTP and WebSocket)
+    double frame_rate = 30;                // frame_rate: updates per second sent to each browser (Hz)
+    size_t client_queue_limit = 64;        // client_queue_limit: messages queued per client; when
+                                           // full the oldest is dropped (a slow browser skips frames)
+};
+Result<StripchartConfig> load_stripchart_config(const std::filesystem::path& config_dir);
+
+// config/pivot.yaml (merged over global.yaml): HDF5 export, CLI and REST.
+struct PivotConfig {
+    std::filesystem::path config_dir;
+    StorageConfig storage;
+    MulticastConfig multicast;
+    std::string bind = "127.0.0.1";                 // http.bind
+    uint16_t port = 8000;                           // http.port
+    int max_channels = 20;                          // limits.max_channels per request
+    std::chrono::seconds max_duration{300};         // limits.max_duration per request
+    std::string compression = "gzip";               // hdf5.compression: "gzip" or "none"
+    int compression_level = 4;                      // hdf5.compression_level (gzip 0..9)
+    bool shuffle = true;                            // hdf5.shuffle (byte shuffle filter)
+    uint64_t chunk_rows = 65536;                    // hdf5.chunk_rows (rows per dataset chunk)
+};
+Result<PivotConfig> load_pivot_config(const std::filesystem::path& config_dir);
+
+// Effective configuration with the config files' key names (durations and sizes in their
+// text form, e.g. "1s", "256KiB"), for `speeddata config show`. channel_to_json's output is
+// accepted by parse_channel and gives the same channel back.
+nlohmann::ordered_json channel_to_json(const ChannelConfig& channel);
+nlohmann::ordered_json relay_to_json(const RelayConfig& relay);
+nlohmann::ordered_json stripchart_to_json(const StripchartConfig& stripchart);
+nlohmann::ordered_json pivot_to_json(const PivotConfig& pivot);
 
 // Parses a duration: "250ms", "30s", "5m", "1h", "7d", or a plain number of seconds.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // Parses a size: "512", "64KiB", "1MiB", "2GiB", "1.5GB", "10k" ...
 Result<uint64_t> parse_size(std::string_view text);
 
-// Markdown reference of every option (the body of docs/config.md).
+// Formats a duration/size in the shortest exact form parse_duration/parse_size accept:
+// 1000ms -> "1s", 3600s -> "1h", 262144 -> "256KiB", 1500 -> "1500".
+std::string format_duration(std::chrono::milliseconds d);
+std::string format_size(uint64_t bytes);
+
+// Markdown reference of every option: one table per file section (part of docs/config.md).
 std::string options_markdown();
+// The whole of docs/config.md: how files merge, duration/size syntax, an example, and
+// options_markdown(). A unit test keeps the committed file equal to this.
+std::string docs_markdown();
 
 }  // namespace speeddata::config

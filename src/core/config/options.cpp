@@ -1,0 +1,583 @@
+// The option table (see options.hpp) and the parsing/formatting of single values.
+#include "core/config/options.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <type_traits>
+
+namespace speeddata::config::detail {
+
+namespace {
+
+// Field <-> Value conversions used by the FIELD accessor below. Range checks happen in
+// parse_value, so the narrowing casts here cannot lose information for table-checked values.
+int64_t as_i64(const Value& v) {
+    if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+    if (const auto* u = std::get_if<uint64_t>(&v)) return static_cast<int64_t>(*u);
+    if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+    if (const auto* ms = std::get_if<std::chrono::milliseconds>(&v)) return ms->count();
+    return 0;
+}
+uint64_t as_u64(const Value& v) {
+    if (const auto* u = std::get_if<uint64_t>(&v)) return *u;
+    return static_cast<uint64_t>(as_i64(v));
+}
+double as_double(const Value& v) {
+    if (const auto* d = std::get_if<double>(&v)) return *d;
+    return static_cast<double>(as_i64(v));
+}
+const std::string& as_string(const Value& v) {
+    static const std::string empty;
+    const auto* s = std::get_if<std::string>(&v);
+    return s ? *s : empty;
+}
+std::chrono::milliseconds as_ms(const Value& v) {
+    if (const auto* ms = std::get_if<std::chrono::milliseconds>(&v)) return *ms;
+    return std::chrono::milliseconds(as_i64(v));
+}
+
+void assign(bool& f, const Value& v) { f = std::get<bool>(v); }
+void assign(std::string& f, const Value& v) { f = as_string(v); }
+void assign(std::filesystem::path& f, const Value& v) { f = as_string(v); }
+void assign(double& f, const Value& v) { f = as_double(v); }
+void assign(std::chrono::milliseconds& f, const Value& v) { f = as_ms(v); }
+void assign(std::chrono::seconds& f, const Value& v) {
+    f = std::chrono::duration_cast<std::chrono::seconds>(as_ms(v));
+}
+template <typename T>
+    requires std::is_integral_v<T>
+void assign(T& f, const Value& v) {
+    if constexpr (std::is_signed_v<T>) f = static_cast<T>(as_i64(v));
+    else f = static_cast<T>(as_u64(v));
+}
+
+Value to_value(bool f) { return f; }
+Value to_value(const std::string& f) { return f; }
+Value to_value(const std::filesystem::path& f) { return f.generic_string(); }
+Value to_value(double f) { return f; }
+Value to_value(std::chrono::milliseconds f) { return f; }
+Value to_value(std::chrono::seconds f) { return std::chrono::milliseconds(f); }
+template <typename T>
+    requires std::is_integral_v<T>
+Value to_value(T f) {
+    if constexpr (std::is_signed_v<T>) return static_cast<int64_t>(f);
+    else return static_cast<uint64_t>(f);
+}
+
+// Accessor of a plain struct field; `member` may be nested ("full.group").
+#define SD_FIELD(T, member)                                                   \
+    Access<T> {                                                               \
+        [](T& t, const Value& v) { assign(t.member, v); },                    \
+        [](const T& t) -> Value { return to_value(t.member); }                \
+    }
+
+constexpr int64_t kib = 1024, mib = kib * 1024, gib = mib * 1024, tib = gib * 1024;
+constexpr int64_t ms_per_s = 1000, ms_per_min = 60 * ms_per_s, ms_per_h = 60 * ms_per_min,
+                  ms_per_d = 24 * ms_per_h;
+constexpr int64_t max_udp_payload = 65507;  // IPv4: 65535 - 20 (IP) - 8 (UDP)
+
+std::vector<Option> make_table() {
+    using S = Section;
+    using M = MulticastConfig;
+    using St = StorageConfig;
+    using C = ChannelConfig;
+    using Sc = StripchartConfig;
+    using P = PivotConfig;
+    std::vector<Option> t;
+
+    // --- multicast (global.yaml; overridable in any service file and per channel)
+    t.push_back({.section = S::multicast, .key = "enabled", .type = Type::boolean, .default_text = "true",
+                 .doc = "Send the full-rate and decimated multicast streams; false turns both off "
+                        "(the cache on disk is still written).",
+                 .access = SD_FIELD(M, enabled)});
+    t.push_back({.section = S::multicast, .key = "full.group", .type = Type::multicast_group,
+                 .default_text = "239.1.1.1",
+                 .doc = "Multicast group of the full-rate stream: every datum as received.",
+                 .access = SD_FIELD(M, full.group)});
+    t.push_back({.section = S::multicast, .key = "full.port", .type = Type::integer, .default_text = "6000",
+                 .lo = 1, .hi = 65535, .doc = "UDP port of the full-rate stream.",
+                 .access = SD_FIELD(M, full.port)});
+    t.push_back({.section = S::multicast, .key = "decimated.group", .type = Type::multicast_group,
+                 .default_text = "239.1.1.2",
+                 .doc = "Multicast group of the decimated stream (what the stripchart shows).",
+                 .access = SD_FIELD(M, decimated.group)});
+    t.push_back({.section = S::multicast, .key = "decimated.port", .type = Type::integer,
+                 .default_text = "6001", .lo = 1, .hi = 65535, .doc = "UDP port of the decimated stream.",
+                 .access = SD_FIELD(M, decimated.port)});
+    t.push_back({.section = S::multicast, .key = "ttl", .type = Type::integer, .default_text = "1",
+                 .unit = "hops", .lo = 0, .hi = 255,
+                 .doc = "IP_MULTICAST_TTL: 0 keeps datagrams on this host, 1 on the local network segment.",
+                 .access = SD_FIELD(M, ttl)});
+    t.push_back({.section = S::multicast, .key = "interface", .type = Type::ipv4, .default_text = "127.0.0.1",
+                 .doc = "IPv4 address of the interface multicast leaves through (IP_MULTICAST_IF, always "
+                        "set explicitly). The default, loopback, keeps multicast on this machine; the "
+                        "address of a network interface opens it to that network.",
+                 .access = SD_FIELD(M, interface)});
+    t.push_back({.section = S::multicast, .key = "loop", .type = Type::boolean, .default_text = "true",
+                 .doc = "IP_MULTICAST_LOOP: also deliver the streams to subscribers on this host "
+                        "(the stripchart on the relay's host needs it).",
+                 .access = SD_FIELD(M, loop)});
+    t.push_back({.section = S::multicast, .key = "decimated_datagram_bytes", .type = Type::size,
+                 .default_text = "1400", .unit = "bytes", .lo = 256, .hi = max_udp_payload,
+                 .doc = "Largest decimated datagram (SpeedData header and records); decimated records "
+                        "are packed up to this size. 1400 fits a 1500-byte Ethernet MTU.",
+                 .access = SD_FIELD(M, decimated_datagram_bytes)});
+
+    // --- storage (global.yaml; overridable in any service file)
+    t.push_back({.section = S::storage, .key = "root", .type = Type::path, .default_text = "./data",
+                 .doc = "Top directory of SpeedData's data. Relative storage paths are relative to the "
+                        "parent of the config directory (the repository root for config/).",
+                 .access = SD_FIELD(St, root)});
+    t.push_back({.section = S::storage, .key = "avro_path", .type = Type::path, .default_text = "./data/avro",
+                 .doc = "The Avro cache: each relay writes `<avro_path>/<channel>/*.avro`.",
+                 .access = SD_FIELD(St, avro_path)});
+    t.push_back({.section = S::storage, .key = "state_path", .type = Type::path,
+                 .default_text = "./data/state",
+                 .doc = "Run-time state: relay status files (`<state_path>/relays/<channel>.json`) and "
+                        "the orchestrator's channel registry.",
+                 .access = SD_FIELD(St, state_path)});
+    t.push_back({.section = S::storage, .key = "tags_path", .type = Type::path, .default_text = "./data/tags",
+                 .doc = "Tagged exports kept for analysis.", .access = SD_FIELD(St, tags_path)});
+
+    // --- relay: per channel (channels.NAME.*), with defaults (defaults.*)
+    t.push_back({.section = S::channel_only, .key = "port", .type = Type::integer, .lo = 1, .hi = 65535,
+                 .doc = "UDP port the channel's sources send to; one channel per port. Required.",
+                 .access = SD_FIELD(C, port)});
+    t.push_back({.section = S::channel_only, .key = "schema", .type = Type::schema_path,
+                 .doc = "Avro schema of the channel's datums (an .avsc file), relative to the config "
+                        "directory and inside it, e.g. `agents/example.avsc`. Required.",
+                 .access = SD_FIELD(C, schema)});
+    t.push_back({.section = S::channel, .key = "bind", .type = Type::ipv4, .default_text = "127.0.0.1",
+                 .doc = "Address the relay's UDP socket binds to; 0.0.0.0 accepts sources from the network.",
+                 .access = SD_FIELD(C, bind)});
+    t.push_back({.section = S::channel, .key = "receive_buffer", .type = Type::size, .default_text = "8MiB",
+                 .unit = "bytes", .lo = 4 * kib, .hi = gib,
+                 .doc = "Socket receive buffer requested (SO_RCVBUF); a bigger one absorbs longer bursts. "
+                        "The kernel caps it at net.core.rmem_max.",
+                 .access = SD_FIELD(C, receive_buffer_bytes)});
+    t.push_back({.section = S::channel, .key = "batch", .type = Type::integer, .default_text = "64",
+                 .unit = "datagrams", .lo = 1, .hi = 1024,
+                 .doc = "Datagrams read per recvmmsg call.", .access = SD_FIELD(C, batch)});
+    t.push_back({.section = S::channel, .key = "max_datagram", .type = Type::size, .default_text = "65507",
+                 .unit = "bytes", .lo = 1, .hi = max_udp_payload,
+                 .doc = "Largest datagram accepted; a larger one is counted as oversized and dropped.",
+                 .access = SD_FIELD(C, max_datagram_bytes)});
+    t.push_back({.section = S::channel, .key = "block_size", .type = Type::size, .default_text = "256KiB",
+                 .unit = "bytes", .lo = kib, .hi = 64 * mib,
+                 .doc = "An Avro container block is written when its datums reach this uncompressed size...",
+                 .access = SD_FIELD(C, block_bytes)});
+    t.push_back({.section = S::channel, .key = "flush_interval", .type = Type::duration, .default_text = "1s",
+                 .lo = 1, .hi = ms_per_h,
+                 .doc = "...or when its oldest datum is this old, whichever comes first: a crash loses at "
+                        "most this much data.",
+                 .access = SD_FIELD(C, flush_interval)});
+    t.push_back({.section = S::channel, .key = "codec", .type = Type::choice, .default_text = "null",
+                 .choices = {"null", "deflate", "snappy", "zstandard"},
+                 .aliases = {{"none", "null"}, {"zstd", "zstandard"}},
+                 .doc = "Compression codec of the container blocks (Avro names; `none` and `zstd` are "
+                        "accepted too).",
+                 .access = Access<C>{[](C& c, const Value& v) { c.codec = *parse_codec_name(as_string(v)); },
+                                     [](const C& c) -> Value { return std::string(codec_config_name(c.codec)); }}});
+    t.push_back({.section = S::channel, .key = "codec_level", .type = Type::integer, .default_text = "-1",
+                 .lo = -1, .hi = 22,
+                 .doc = "Compression level: -1 = the codec's default (deflate 6, zstandard 3); deflate "
+                        "0..9, zstandard 1..22; ignored by null and snappy.",
+                 .access = SD_FIELD(C, codec_level)});
+    t.push_back({.section = S::channel, .key = "fsync", .type = Type::boolean, .default_text = "false",
+                 .doc = "fdatasync after each block: survives power loss, at the cost of a disk flush per block.",
+                 .access = SD_FIELD(C, fsync)});
+    t.push_back({.section = S::channel, .key = "rotation.interval", .type = Type::duration,
+                 .default_text = "1h", .lo = ms_per_s, .hi = 365 * ms_per_d, .zero_ok = true,
+                 .whole_seconds = true,
+                 .doc = "Start a new file when the current one is this old (0 = never by age).",
+                 .access = SD_FIELD(C, rotate_interval)});
+    t.push_back({.section = S::channel, .key = "rotation.max_size", .type = Type::size,
+                 .default_text = "256MiB", .unit = "bytes", .lo = kib, .hi = tib, .zero_ok = true,
+                 .doc = "Start a new file when the current one reaches this size (0 = never by size).",
+                 .access = SD_FIELD(C, rotate_bytes)});
+    t.push_back({.section = S::channel, .key = "retention.ttl", .type = Type::duration, .default_text = "7d",
+                 .lo = ms_per_s, .hi = 3650 * ms_per_d, .zero_ok = true, .whole_seconds = true,
+                 .doc = "Delete files whose newest data is older than this (0 = no age limit).",
+                 .access = SD_FIELD(C, retention_ttl)});
+    t.push_back({.section = S::channel, .key = "retention.max_size", .type = Type::size, .default_text = "0",
+                 .unit = "bytes", .lo = 0, .hi = 1024 * tib,
+                 .doc = "Delete the channel's oldest files while its cache is bigger than this (0 = no quota).",
+                 .access = SD_FIELD(C, retention_max_bytes)});
+    t.push_back({.section = S::channel, .key = "retention.min_free", .type = Type::size,
+                 .default_text = "256MiB", .unit = "bytes", .lo = 0, .hi = 1024 * tib,
+                 .doc = "Delete the channel's oldest files while the filesystem has less free space than "
+                        "this (0 = off).",
+                 .access = SD_FIELD(C, retention_min_free_bytes)});
+    t.push_back({.section = S::channel, .key = "decimation.factor", .type = Type::integer,
+                 .default_text = "10", .unit = "records", .lo = 1, .hi = 1'000'000,
+                 .doc = "Input records per decimation window (1 = the decimated stream carries every record).",
+                 .access = SD_FIELD(C, decimation_factor)});
+    t.push_back({.section = S::channel, .key = "decimation.algorithm", .type = Type::choice,
+                 .default_text = "downsample", .choices = {"downsample", "average", "minmax", "rms"},
+                 .aliases = {{"min-max", "minmax"}},
+                 .doc = "How a window becomes output: `downsample` keeps one record, `average` and `rms` "
+                        "the mean and root-mean-square of numeric fields, `minmax` a min and a max record "
+                        "(the envelope); other fields carry the window's last value.",
+                 .access = Access<C>{
+                     [](C& c, const Value& v) { c.decimation_algorithm = *parse_algorithm(as_string(v)); },
+                     [](const C& c) -> Value { return std::string(algorithm_name(c.decimation_algorithm)); }}});
+    t.push_back({.section = S::channel, .key = "time_field", .type = Type::string, .default_text = "time",
+                 .doc = "The schema's time (abscissa) field; the schema must have it.",
+                 .access = SD_FIELD(C, time_field)});
+    t.push_back({.section = S::channel, .key = "time_unit", .type = Type::choice, .default_text = "auto",
+                 .choices = {"auto", "ns", "us", "ms", "s"},
+                 .doc = "Unit of the time field when the schema has no timestamp logicalType "
+                        "(a logicalType wins); `auto` infers it from the values' magnitude.",
+                 .access = Access<C>{
+                     [](C& c, const Value& v) { c.time_unit = as_string(v) == "auto" ? "" : as_string(v); },
+                     [](const C& c) -> Value { return c.time_unit.empty() ? std::string("auto") : c.time_unit; }}});
+    t.push_back({.section = S::channel, .key = "stats_interval", .type = Type::duration,
+                 .default_text = "10s", .lo = ms_per_s, .hi = ms_per_d, .zero_ok = true, .whole_seconds = true,
+                 .doc = "Period of the relay's log line of figures: received, written, dropped (0 = off).",
+                 .access = SD_FIELD(C, stats_interval)});
+
+    // --- stripchart.yaml
+    t.push_back({.section = S::stripchart, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",
+                 .doc = "Address the stripchart's HTTP and WebSocket server listens on; 0.0.0.0 serves the network.",
+                 .access = SD_FIELD(Sc, bind)});
+    t.push_back({.section = S::stripchart, .key = "http.port", .type = Type::integer, .default_text = "8081",
+                 .lo = 1, .hi = 65535, .doc = "TCP port of the stripchart pages and their WebSocket.",
+                 .access = SD_FIELD(Sc, port)});
+    t.push_back({.section = S::stripchart, .key = "frame_rate", .type = Type::number, .default_text = "30",
+                 .unit = "Hz", .lo = 1, .hi = 240,
+                 .doc = "Updates sent to each browser per second; data arriving in between goes out with "
+                        "the next update.",
+                 .access = SD_FIELD(Sc, frame_rate)});
+    t.push_back({.section = S::stripchart, .key = "client_queue_limit", .type = Type::integer,
+                 .default_text = "64", .unit = "messages", .lo = 1, .hi = 100'000,
+                 .doc = "Updates queued for one browser; when full the oldest is dropped, so a slow client "
+                        "skips frames instead of holding memory.",
+                 .access = SD_FIELD(Sc, client_queue_limit)});
+
+    // --- pivot.yaml
+    t.push_back({.section = S::pivot, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",
+                 .doc = "Address the pivot REST API (`speeddata pivot serve`) listens on; 0.0.0.0 serves the network.",
+                 .access = SD_FIELD(P, bind)});
+    t.push_back({.section = S::pivot, .key = "http.port", .type = Type::integer, .default_text = "8000",
+                 .lo = 1, .hi = 65535, .doc = "TCP port of the pivot REST API.", .access = SD_FIELD(P, port)});
+    t.push_back({.section = S::pivot, .key = "limits.max_channels", .type = Type::integer,
+                 .default_text = "20", .unit = "channels", .lo = 1, .hi = 10'000,
+                 .doc = "Most channels one export request may name.", .access = SD_FIELD(P, max_channels)});
+    t.push_back({.section = S::pivot, .key = "limits.max_duration", .type = Type::duration,
+                 .default_text = "5m", .lo = ms_per_s, .hi = 30 * ms_per_d, .whole_seconds = true,
+                 .doc = "Longest time range one export request may cover.", .access = SD_FIELD(P, max_duration)});
+    t.push_back({.section = S::pivot, .key = "hdf5.compression", .type = Type::choice, .default_text = "gzip",
+                 .choices = {"gzip", "none"}, .doc = "Compression filter of the HDF5 datasets.",
+                 .access = SD_FIELD(P, compression)});
+    t.push_back({.section = S::pivot, .key = "hdf5.compression_level", .type = Type::integer,
+                 .default_text = "4", .lo = 0, .hi = 9, .doc = "gzip level: 0 fastest .. 9 smallest.",
+                 .access = SD_FIELD(P, compression_level)});
+    t.push_back({.section = S::pivot, .key = "hdf5.shuffle", .type = Type::boolean, .default_text = "true",
+                 .doc = "Byte-shuffle filter before compression (numeric data compresses better).",
+                 .access = SD_FIELD(P, shuffle)});
+    t.push_back({.section = S::pivot, .key = "hdf5.chunk_rows", .type = Type::integer,
+                 .default_text = "65536", .unit = "rows", .lo = 1, .hi = 1 << 24,
+                 .doc = "Rows per dataset chunk, the unit of compression and of partial reads.",
+                 .access = SD_FIELD(P, chunk_rows)});
+    return t;
+}
+
+#undef SD_FIELD
+
+bool is_avro_name(std::string_view s) {
+    if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// "1..65535", "0 or 1s..365d": the range part of expected/allowed texts.
+std::string range_text(const Option& o) {
+    std::string lo, hi;
+    switch (o.type) {
+        case Type::duration:
+            lo = format_duration(std::chrono::milliseconds(o.lo));
+            hi = format_duration(std::chrono::milliseconds(o.hi));
+            break;
+        case Type::size:
+            lo = format_size(static_cast<uint64_t>(o.lo));
+            hi = format_size(static_cast<uint64_t>(o.hi));
+            break;
+        default:
+            lo = std::to_string(o.lo);
+            hi = std::to_string(o.hi);
+    }
+    return (o.zero_ok ? "0 or " : "") + lo + ".." + hi;
+}
+
+std::string join(const std::vector<std::string_view>& items, std::string_view sep,
+                 std::string_view before = "", std::string_view after = "") {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += sep;
+        out += before;
+        out += items[i];
+        out += after;
+    }
+    return out;
+}
+
+bool parse_ipv4(const std::string& text, uint8_t (&octets)[4]) {
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1) return false;
+    std::memcpy(octets, &a.s_addr, 4);  // network order: octets[0] is the first
+    return true;
+}
+
+}  // namespace
+
+const std::vector<Option>& option_table() {
+    static const std::vector<Option> table = make_table();
+    return table;
+}
+
+std::string_view type_name(Type t) {
+    switch (t) {
+        case Type::boolean: return "boolean";
+        case Type::integer: return "integer";
+        case Type::number: return "number";
+        case Type::string: return "string";
+        case Type::choice: return "choice";
+        case Type::duration: return "duration";
+        case Type::size: return "size";
+        case Type::ipv4: return "IPv4 address";
+        case Type::multicast_group: return "IPv4 multicast group";
+        case Type::path: return "path";
+        case Type::schema_path: return "schema path";
+    }
+    return "?";
+}
+
+std::string expected_text(const Option& o) {
+    switch (o.type) {
+        case Type::boolean: return "true or false";
+        case Type::integer: return "an integer " + range_text(o);
+        case Type::number: return "a number " + range_text(o);
+        case Type::string: return "a field name (letters, digits, '_'; not starting with a digit)";
+        case Type::choice: return "one of " + join(o.choices, ", ");
+        case Type::duration:
+            return std::string(o.whole_seconds ? "a duration in whole seconds, " : "a duration ") + range_text(o);
+        case Type::size: return "a size " + range_text(o);
+        case Type::ipv4: return "an IPv4 address like 127.0.0.1";
+        case Type::multicast_group: return "an IPv4 multicast group (224.0.0.0 to 239.255.255.255)";
+        case Type::path: return "a path";
+        case Type::schema_path: return "a path relative to the config directory, inside it";
+    }
+    return "?";
+}
+
+std::string allowed_text(const Option& o) {
+    switch (o.type) {
+        case Type::boolean: return "`true`, `false`";
+        case Type::integer:
+        case Type::number:
+        case Type::size: return range_text(o);
+        case Type::duration: return range_text(o) + (o.whole_seconds ? " (whole seconds)" : "");
+        case Type::string: return "an Avro field name";
+        case Type::choice: return join(o.choices, ", ", "`", "`");
+        case Type::ipv4: return "dotted quad";
+        case Type::multicast_group: return "224.0.0.0 to 239.255.255.255";
+        case Type::path: return "relative or absolute";
+        case Type::schema_path: return "relative, inside the config directory";
+    }
+    return "";
+}
+
+std::string quote(std::string_view text) {
+    constexpr size_t max_shown = 60;
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size() && i < max_shown; ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c < 0x20) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > max_shown) out += "...";
+    return out + "\"";
+}
+
+Result<Value> parse_value(const Option& o, const Scalar& s) {
+    const auto bad = [&](std::string_view why = "") {
+        std::string got = s.null ? "nothing (an empty value)" : quote(s.text);
+        if (s.quoted && !s.null &&
+            (o.type == Type::boolean || o.type == Type::integer || o.type == Type::number)) {
+            got += " (a quoted string)";
+        }
+        std::string msg = "expected " + expected_text(o) + ", got " + got;
+        if (!why.empty()) msg += " (" + std::string(why) + ")";
+        return Status::error(std::move(msg));
+    };
+    // YAML reads an unquoted `null` as the null value; for the codec it is the codec's name.
+    if (s.null) {
+        if (o.type == Type::choice && std::find(o.choices.begin(), o.choices.end(), "null") != o.choices.end()) {
+            return Value(std::string("null"));
+        }
+        return bad();
+    }
+    const std::string& text = s.text;
+    switch (o.type) {
+        case Type::boolean: {
+            // The YAML 1.1 booleans, as PyYAML reads them, so Python sees the same value.
+            static const std::vector<std::string_view> yes{"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+            static const std::vector<std::string_view> no{"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+            if (s.quoted) return bad();
+            if (std::find(yes.begin(), yes.end(), text) != yes.end()) return Value(true);
+            if (std::find(no.begin(), no.end(), text) != no.end()) return Value(false);
+            return bad();
+        }
+        case Type::integer: {
+            if (s.quoted) return bad();
+            int64_t v = 0;
+            const char* begin = text.data() + (text.starts_with('+') ? 1 : 0);
+            const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), v);
+            if (ec != std::errc() || end != text.data() + text.size() || begin == end) return bad();
+            if (!(v >= o.lo && v <= o.hi) && !(o.zero_ok && v == 0)) return bad();
+            return Value(v);
+        }
+        case Type::number: {
+            if (s.quoted || text.empty()) return bad();
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (end != text.c_str() + text.size() || !std::isfinite(v)) return bad();
+            if (!(v >= static_cast<double>(o.lo) && v <= static_cast<double>(o.hi)) && !(o.zero_ok && v == 0)) {
+                return bad();
+            }
+            return Value(v);
+        }
+        case Type::string:
+            if (!is_avro_name(text)) return bad();
+            return Value(text);
+        case Type::choice: {
+            if (std::find(o.choices.begin(), o.choices.end(), text) != o.choices.end()) return Value(text);
+            for (const auto& a : o.aliases) {
+                if (a.alias == text) return Value(std::string(a.canonical));
+            }
+            std::vector<std::string> names(o.choices.begin(), o.choices.end());
+            const std::string near = closest(text, names);
+            return near.empty() ? bad() : bad("did you mean '" + near + "'?");
+        }
+        case Type::duration: {
+            const auto d = parse_duration(text);
+            if (!d) return bad();
+            const int64_t ms = d->count();
+            if (!(ms >= o.lo && ms <= o.hi) && !(o.zero_ok && ms == 0)) return bad();
+            if (o.whole_seconds && ms % 1000 != 0) return bad();
+            return Value(*d);
+        }
+        case Type::size: {
+            const auto b = parse_size(text);
+            if (!b) return bad();
+            const uint64_t v = *b;
+            const bool in_range = v >= static_cast<uint64_t>(o.lo) && v <= static_cast<uint64_t>(o.hi);
+            if (!in_range && !(o.zero_ok && v == 0)) return bad();
+            return Value(v);
+        }
+        case Type::ipv4:
+        case Type::multicast_group: {
+            uint8_t octets[4];
+            if (!parse_ipv4(text, octets)) return bad();
+            if (o.type == Type::multicast_group && (octets[0] < 224 || octets[0] > 239)) return bad();
+            return Value(text);
+        }
+        case Type::path:
+            if (text.empty()) return bad();
+            return Value(text);
+        case Type::schema_path: {
+            if (text.empty()) return bad();
+            const std::filesystem::path p(text);
+            if (p.is_absolute()) return bad("absolute paths are not allowed");
+            const std::filesystem::path n = p.lexically_normal();
+            if (n.empty() || n == "." || *n.begin() == "..") return bad("it leads outside the config directory");
+            return Value(n.generic_string());
+        }
+    }
+    return bad();
+}
+
+std::string format_value(const Option& o, const Value& v) {
+    switch (o.type) {
+        case Type::boolean: return std::get<bool>(v) ? "true" : "false";
+        case Type::integer: return std::to_string(as_i64(v));
+        case Type::number: {
+            char buf[64];
+            const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, as_double(v));
+            return ec == std::errc() ? std::string(buf, end) : "?";
+        }
+        case Type::duration: return format_duration(as_ms(v));
+        case Type::size: return format_size(as_u64(v));
+        default: return as_string(v);
+    }
+}
+
+nlohmann::ordered_json value_to_json(const Option& o, const Value& v) {
+    switch (o.type) {
+        case Type::boolean: return std::get<bool>(v);
+        case Type::integer: return as_i64(v);
+        case Type::number: return as_double(v);
+        default: return format_value(o, v);
+    }
+}
+
+Value default_value(const Option& o) {
+    // The defaults are config-file text too, so they go through the same parser; a bad
+    // default is a bug the unit tests catch (OptionTable.DefaultsParse).
+    const bool is_plain = o.type == Type::boolean || o.type == Type::integer || o.type == Type::number;
+    auto r = parse_value(o, Scalar{std::string(o.default_text), !is_plain, false});
+    return r ? *r : Value(std::string(o.default_text));
+}
+
+std::string closest(std::string_view key, const std::vector<std::string>& candidates) {
+    // Optimal string alignment distance: typos are mostly one insertion, deletion,
+    // substitution or swap of neighbours ("decimaton", "prot").
+    const auto distance = [](std::string_view a, std::string_view b) {
+        std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+        for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+        for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+        for (size_t i = 1; i <= a.size(); ++i) {
+            for (size_t j = 1; j <= b.size(); ++j) {
+                const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                    d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        return d[a.size()][b.size()];
+    };
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    for (const auto& c : candidates) {
+        const size_t limit = c.size() <= 4 ? 1 : 2;
+        const size_t d = distance(key, c);
+        if (d <= limit && d < best_d) {
+            best = c;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+}  // namespace speeddata::config::detail

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "cli/commands.hpp"
+#include "core/config/config.hpp"
 
 namespace speeddata::cli {
 namespace send {
@@ -103,6 +104,54 @@ void fill_temperature(sender::record& r, std::uint64_t counter, std::mt19937_64&
     r.set(2, 21.0 + 2.0 * std::sin(2.0 * std::numbers::pi * c / 600.0) + 0.05 * noise(rng));
     r.set(3, 45.0 + 5.0 * std::cos(2.0 * std::numbers::pi * c / 900.0));
     r.set(4, counter % 300 == 299 ? 2 : counter % 60 == 59 ? 1 : 0);
+}
+
+// True when two schemas have the same fields in the same order (names, types, unions,
+// enum symbols, fixed sizes): then the relay accepts what the source sends.
+bool same_fields(const sender::record_schema& a, const sender::record_schema& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const sender::field &x = a[i], &y = b[i];
+        if (x.name != y.name || x.type != y.type || x.nullable != y.nullable || x.null_branch != y.null_branch ||
+            x.symbols != y.symbols || x.fixed_size != y.fixed_size)
+            return false;
+    }
+    return true;
+}
+
+// --channel NAME: the channel's port and address from relay.yaml, and the source whose
+// records its schema takes (when --source is not given). Fails with the config's message.
+void apply_channel(options& o, const std::string& channel, const std::filesystem::path& dir, bool source_given,
+                   bool host_given, bool port_given) {
+    auto cfg = config::load_relay_config(dir);
+    if (!cfg) fail("send", cfg.message(), 2);
+    auto it = cfg->channels.find(channel);
+    if (it == cfg->channels.end()) {
+        std::string known;
+        for (const auto& [name, _] : cfg->channels) known += (known.empty() ? "" : ", ") + name;
+        fail("send", (dir / "relay.yaml").string() + ": no channel '" + channel + "' (known: " + known + ")", 2);
+    }
+    const config::ChannelConfig& ch = it->second;
+    if (!port_given) o.port = ch.port;
+    // A relay bound to every address is reached on loopback from this host.
+    if (!host_given) o.host = ch.bind == "0.0.0.0" || ch.bind == "::" || ch.bind.empty() ? "127.0.0.1" : ch.bind;
+
+    sender::record_schema schema;
+    try {
+        schema = sender::record_schema::from_avsc_file(ch.schema_path.string());
+    } catch (const sender::error& e) {
+        fail("send", "channel " + channel + ": " + e.what(), 2);
+    }
+    const bool is_example = same_fields(schema, example_schema());
+    const bool is_temperature = same_fields(schema, temperature_schema());
+    if (!source_given && !o.load) o.source = is_temperature ? "temperature" : "example";
+    const bool fits = o.source == "temperature" ? is_temperature : is_example;
+    if (!fits)
+        fail("send",
+             "channel " + channel + ": its schema " + ch.schema_path.string() + " does not match the " +
+                 (o.load ? std::string("example records --load sends") : "'" + o.source + "' source") +
+                 " (speeddata send has sources for the example and temperature schemas only)",
+             2);
 }
 
 // A record source: paced samples, per_datagram datums per datagram.
@@ -272,9 +321,23 @@ void add_send_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     CLI::Option* seed_opt = cmd->add_option("--seed", *seed, "Seed for words and noise (default: random)");
+    auto channel = std::make_shared<std::string>();
+    auto config_dir = std::make_shared<std::string>();
+    CLI::Option* channel_opt = cmd->add_option(
+        "-c,--channel", *channel,
+        "Send to this channel of relay.yaml: its port and bind address, and (without --source) the source "
+        "matching its schema; --host/--port still override");
+    cmd->add_option("--config-dir", *config_dir, "Configuration directory for --channel (default $SPEEDDATA_CONFIG or ./config)");
+    CLI::Option* source_opt = cmd->get_option("--source");
+    CLI::Option* host_opt = cmd->get_option("--host");
 
-    cmd->callback([o, port, rate, seed, seed_opt] {
-        if (port->count() == 0) o->port = o->source == "temperature" && !o->load ? 26001 : 26000;
+    cmd->callback([o, port, rate, seed, seed_opt, channel, config_dir, channel_opt, source_opt, host_opt] {
+        if (channel_opt->count() > 0) {
+            std::filesystem::path dir = config_dir->empty() ? default_config_dir() : std::filesystem::path(*config_dir);
+            send::apply_channel(*o, *channel, dir, source_opt->count() > 0, host_opt->count() > 0, port->count() > 0);
+        } else if (port->count() == 0) {
+            o->port = o->source == "temperature" && !o->load ? 26001 : 26000;
+        }
         if (rate->count() == 0) o->rate = o->load ? 0 : o->source == "temperature" ? 1 : 100;
         if (seed_opt->count() > 0) o->seed = *seed;
         if (o->load && o->source != "example") fail("send", "--load sends example records; drop --source", 2);

@@ -632,3 +632,24 @@ def test_python_encoder_union_takes_first_matching_branch():
     assert Schema(["long", "boolean"]).encode(True) == b"\x02\x01"  # a bool is not a long here
     assert Schema({"type": "array", "items": "long"}).encode([]) == b"\x00"
     assert Schema({"type": "map", "values": "long"}).encode({"a": -1}) == b"\x02\x02a\x01\x00"
+
+
+def test_channel_option_takes_port_and_source_from_relay_yaml(sink, tmp_path):
+    import shutil
+    shutil.copytree(REPO / "config" / "agents", tmp_path / "agents")
+    shutil.copy(REPO / "config" / "global.yaml", tmp_path / "global.yaml")
+    (tmp_path / "relay.yaml").write_text(
+        "channels:\n"
+        f"  lab_temp:\n    port: {sink.port}\n    bind: 0.0.0.0\n    schema: agents/temperature.avsc\n"
+        f"  lab_example:\n    port: {dead_port()}\n    schema: agents/example.avsc\n")
+    # The channel's schema picks the temperature source; bind 0.0.0.0 is reached on loopback.
+    summary = run_send("--channel", "lab_temp", "--config-dir", tmp_path, "--count", 4, "--rate", 1000)
+    records = [r for d in sink.collect(expected=4) for r in oracle_decode_all(oracle_schema(TEMPERATURE_AVSC), d)]
+    assert [r["sensor"] for r in records] == ["sensor-1"] * 4
+    assert summary["records"] == 4
+    for args, message in [(["--channel", "nope"], "no channel 'nope' (known: lab_example, lab_temp)"),
+                          (["--channel", "lab_temp", "--source", "example"], "does not match the 'example' source"),
+                          (["--channel", "lab_temp", "--load"], "does not match the example records")]:
+        p = subprocess.run([BIN, "send", "--config-dir", str(tmp_path), "--count", "1", *args],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and message in p.stderr, p.stderr

@@ -141,6 +141,7 @@ struct FileValues {
     std::vector<std::string> channels;  // keys under channels:, in file order
 };
 
+// What a YAML node is, for "got ..." in messages: "a mapping", "\"abc\"", ...
 std::string describe(const YAML::Node& n) {
     switch (n.Type()) {
         case YAML::NodeType::Map: return "a mapping";
@@ -155,10 +156,13 @@ std::string join_key(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
 }
 
+// Checks one file's YAML against the tree of keys it may hold, collecting parsed values;
+// stops at the first error, which names the file and the dotted key.
 class Walker {
 public:
     Walker(const KeyTree& root, FileValues& out) : root_(root), out_(out) {}
 
+    // Walks node, found at the dotted path, against tree (a leaf or a mapping of keys).
     Status walk(const YAML::Node& node, const KeyTree& tree, const std::string& path) {
         if (tree.option) return leaf(node, *tree.option, path);
         // A section with every key commented out reads as null: nothing to override.
@@ -200,11 +204,13 @@ public:
         return {};
     }
 
+    // "<file>: <path>: <what>" (no path part for the top level).
     Status error(const std::string& path, const std::string& what) const {
         return Status::error(out_.file + ": " + (path.empty() ? "" : path + ": ") + what);
     }
 
 private:
+    // Parses a leaf value; a mapping or list where a value belongs is a type error.
     Status leaf(const YAML::Node& node, const Option& o, const std::string& path) {
         if (!node.IsScalar() && !node.IsNull()) {
             return error(path, "expected " + detail::expected_text(o) + ", got " + describe(node));

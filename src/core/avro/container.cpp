@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <random>
 
 #include <snappy.h>
@@ -459,8 +458,9 @@ struct FileReader::Impl {
             if (static_cast<size_t>(got) < sync.size()) break;
             const char* b = buf.data();
             const char* e = b + got;
-            auto it = std::search(b, e, std::boyer_moore_horspool_searcher(sync.begin(), sync.end()));
-            if (it != e) return at + static_cast<uint64_t>(it - b);
+            if (const void* hit = ::memmem(b, static_cast<size_t>(e - b), sync.data(), sync.size())) {
+                return at + static_cast<uint64_t>(static_cast<const char*>(hit) - b);
+            }
             // Keep the last 15 bytes: a marker may straddle two chunks.
             at += static_cast<uint64_t>(got) - (sync.size() - 1);
         }

@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/net/mcast_header.hpp"
 #include "core/net/socket.hpp"
 #include "relay/cache_writer.hpp"
 
@@ -29,12 +30,14 @@ int main(int argc, char** argv) {
     size_t buffer = 8u << 20;
     unsigned batch = 64;
     double idle = 0;
+    bool speeddata_records = false;
     app.add_option("--port", port)->required();
     app.add_option("--group", group, "join this multicast group on loopback");
     app.add_option("--bind", bind);
     app.add_option("--buffer", buffer);
     app.add_option("--batch", batch);
     app.add_option("--idle", idle, "exit after this many seconds without data (after the first datagram)");
+    app.add_flag("--records", speeddata_records, "also sum the record counts of SpeedData multicast headers");
     CLI11_PARSE(app, argc, argv);
 
     using namespace speeddata;
@@ -56,7 +59,7 @@ int main(int argc, char** argv) {
     std::vector<iovec> iov(batch);
     const size_t cbytes = CMSG_SPACE(sizeof(uint32_t));
     std::vector<uint8_t> control(cbytes * batch);
-    uint64_t datagrams = 0, bytes = 0;
+    uint64_t datagrams = 0, bytes = 0, records = 0;
     uint32_t drops = 0;
     int64_t last_data = 0;
     std::printf("{\"ready\": true}\n");
@@ -80,11 +83,14 @@ int main(int argc, char** argv) {
         for (int i = 0; i < n; ++i) {
             ++datagrams;
             bytes += msgs[i].msg_len;
+            if (speeddata_records)
+                if (auto h = net::parse_mcast_header(&buf[i * slot], msgs[i].msg_len)) records += h->record_count;
             for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) std::memcpy(&drops, CMSG_DATA(c), 4);
         }
     }
-    std::printf("{\"datagrams\": %llu, \"bytes\": %llu, \"kernel_drops\": %u}\n",
-                static_cast<unsigned long long>(datagrams), static_cast<unsigned long long>(bytes), drops);
+    std::printf("{\"datagrams\": %llu, \"bytes\": %llu, \"records\": %llu, \"kernel_drops\": %u}\n",
+                static_cast<unsigned long long>(datagrams), static_cast<unsigned long long>(bytes),
+                static_cast<unsigned long long>(records), drops);
     return 0;
 }

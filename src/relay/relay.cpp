@@ -96,6 +96,12 @@ Result<std::unique_ptr<Relay>> Relay::create(const config::ChannelConfig& config
         r->dec_addr_ = *dec;
         r->full_header_.fingerprint = r->schema_.fingerprint();
         r->full_header_.channel = r->config_.name;
+        size_t pack = mc.full_datagram_bytes;
+        if (pack == 0) {
+            size_t mtu = net::interface_mtu(mc.interface);
+            pack = mtu > 28 ? mtu - 28 : 1472;
+        }
+        r->full_pack_bytes_ = std::min(pack, max_udp_payload);
         r->tx_msgs_.resize(r->batch_);
         r->tx_iov_.resize(2 * r->batch_);
         r->tx_headers_.resize(net::mcast_max_header * r->batch_);
@@ -210,21 +216,36 @@ void Relay::queue_full(const uint8_t* p, size_t len, uint16_t records) {
         }
         return;
     }
-    unsigned i = tx_count_++;
-    uint8_t* h = &tx_headers_[i * net::mcast_max_header];
-    net::patch_mcast_header(h, full_seq_++, records);
-    tx_iov_[2 * i] = {h, hlen};
-    tx_iov_[2 * i + 1] = {const_cast<uint8_t*>(p), len};
-    msghdr& m = tx_msgs_[i].msg_hdr;
-    m = msghdr{};
-    m.msg_name = &full_addr_;
-    m.msg_namelen = sizeof full_addr_;
-    m.msg_iov = &tx_iov_[2 * i];
-    m.msg_iovlen = 2;
-    if (tx_count_ == batch_) send_full();
+    if (tx_open_ && (tx_open_bytes_ + len > full_pack_bytes_ || tx_open_records_ + records > UINT16_MAX))
+        close_full_message();
+    if (!tx_open_) {
+        tx_open_ = true;
+        tx_open_bytes_ = hlen;
+        tx_open_records_ = 0;
+        msghdr& m = tx_msgs_[tx_count_].msg_hdr;
+        m = msghdr{};
+        m.msg_name = &full_addr_;
+        m.msg_namelen = sizeof full_addr_;
+        m.msg_iov = &tx_iov_[tx_iov_used_];
+        m.msg_iovlen = 1;
+        tx_iov_[tx_iov_used_++] = {&tx_headers_[tx_count_ * net::mcast_max_header], hlen};
+    }
+    tx_iov_[tx_iov_used_++] = {const_cast<uint8_t*>(p), len};
+    tx_msgs_[tx_count_].msg_hdr.msg_iovlen++;
+    tx_open_bytes_ += len;
+    tx_open_records_ += records;
+}
+
+void Relay::close_full_message() {
+    if (!tx_open_) return;
+    net::patch_mcast_header(&tx_headers_[tx_count_ * net::mcast_max_header], full_seq_++,
+                            static_cast<uint16_t>(tx_open_records_));
+    ++tx_count_;
+    tx_open_ = false;
 }
 
 void Relay::send_full() {
+    close_full_message();
     unsigned done = 0;
     while (done < tx_count_) {
         int n = ::sendmmsg(mcast_fd_.get(), &tx_msgs_[done], tx_count_ - done, 0);
@@ -237,6 +258,7 @@ void Relay::send_full() {
         counters_.mcast_full_datagrams.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     }
     tx_count_ = 0;
+    tx_iov_used_ = 0;
 }
 
 void Relay::decimate(const uint8_t* p, size_t len, bool spans_valid) {

@@ -44,6 +44,7 @@ private:
     void append_to_block(const uint8_t* p, size_t len, uint64_t records, int64_t min_ns, int64_t max_ns);
     void flush_block_if_due(bool force);
     void queue_full(const uint8_t* p, size_t len, uint16_t records);
+    void close_full_message();
     void send_full();
     void decimate(const uint8_t* p, size_t len, bool spans_valid);
     void send_decimated();
@@ -70,8 +71,15 @@ private:
     std::vector<uint8_t> rx_control_;
     size_t control_bytes_ = 0;
 
-    // Multicast, full rate: one outgoing datagram per received one, payload not copied.
+    // Multicast, full rate: the datums of consecutive received datagrams are packed into
+    // outgoing datagrams of up to full_pack_bytes_ as iovecs [header, payload, payload...]
+    // pointing into the receive buffers (no copy); all are sent at the end of the batch.
     bool mcast_on_ = false;
+    size_t full_pack_bytes_ = 1472;
+    size_t tx_iov_used_ = 0;
+    bool tx_open_ = false;        // a message is being filled
+    size_t tx_open_bytes_ = 0;    // its size so far, header included
+    uint32_t tx_open_records_ = 0;
     net::Fd mcast_fd_;
     sockaddr_in full_addr_{};
     sockaddr_in dec_addr_{};

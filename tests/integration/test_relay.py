@@ -41,9 +41,10 @@ def test_values_counts_and_sequences_through_cache_and_both_streams(stack):
     assert meta["speeddata.time_unit"] == b"ns"
 
     fp = sdtest.schema_fingerprint(stack, "agents/example.avsc")
-    # Full-rate stream: one datagram per received datagram, gap-free sequence numbers.
+    # Full-rate stream: every datum in order (consecutive datagrams may be packed together),
+    # gap-free sequence numbers.
     msgs = full.parsed()
-    assert [m["sequence"] for m in msgs] == list(range(len(datagrams)))
+    assert [m["sequence"] for m in msgs] == list(range(len(msgs)))
     assert all(m["channel"] == "example" and m["fingerprint"] == fp and m["flags"] == 0 for m in msgs)
     streamed = [r for m in msgs for r in decode_all(schema, m["payload"], m["count"])]
     assert streamed == records
@@ -60,8 +61,26 @@ def test_values_counts_and_sequences_through_cache_and_both_streams(stack):
     assert c["datagrams"] == len(datagrams)
     assert c["records"] == c["records_written"] == 3000
     assert c["malformed"] == 0 and c["records_not_written"] == 0
-    assert c["multicast_full_datagrams"] == len(datagrams)
+    assert c["multicast_full_datagrams"] == len(msgs)
     assert c["multicast_decimated_records"] == 300
+
+
+def test_full_rate_packing_respects_the_configured_datagram_size(stack):
+    stack.global_cfg["multicast"]["full_datagram_bytes"] = 300
+    port = stack.add_channel("example")
+    full = McastListener("239.1.1.1", 6000)
+    stack.start_relay("example")
+    schema = load_schema(EXAMPLE)
+    records = [example_record(i) for i in range(2000)]
+    # Sent in bursts so that the relay receives several datagrams per batch.
+    send_datagrams(port, [encode(schema, r) for r in records], pace_every=200, pause=0.01)
+    wait_for(lambda: sum(m["count"] for m in full.parsed()) == 2000, 10, what="2000 records on multicast")
+    full.close()
+    msgs = full.parsed()
+    assert all(len(d) <= 300 for d in full.datagrams)
+    assert any(m["count"] > 1 for m in msgs), "bursts should have been packed"
+    assert [m["sequence"] for m in msgs] == list(range(len(msgs)))
+    assert [r for m in msgs for r in decode_all(schema, m["payload"], m["count"])] == records
 
 
 def _decim_records():
@@ -264,7 +283,8 @@ def test_full_disk_keeps_multicast_and_resumes_writing(stack, tmp_path):
         c = stack.counters("example")
         assert c["disk_write_errors"] > 0 and not c["disk_ok"]
         assert relay.alive()
-        wait_for(lambda: len(full.datagrams) == counter[0], 10, what="multicast of every datagram while disk full")
+        wait_for(lambda: sum(m["count"] for m in full.parsed()) == counter[0], 10,
+                 what="multicast of every record while the disk is full")
         # Space returns: writing resumes.
         filler.unlink()
         before = stack.counters("example")["records_written"]

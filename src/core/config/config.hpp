@@ -55,6 +55,9 @@ struct MulticastConfig {
     bool loop = true;                                       // multicast.loop (IP_MULTICAST_LOOP)
     // Largest decimated multicast datagram payload (outputs are packed up to this size).
     size_t decimated_datagram_bytes = 1400;                 // multicast.decimated_datagram_bytes
+    // Largest full-rate datagram that consecutive source datagrams are packed into;
+    // 0 = auto (the interface's MTU - 28).
+    size_t full_datagram_bytes = 0;                         // multicast.full_datagram_bytes
 };
 
 struct StorageConfig {

@@ -129,6 +129,13 @@ std::vector<Option> make_table() {
                  .doc = "Largest decimated datagram (SpeedData header and records); decimated records "
                         "are packed up to this size. 1400 fits a 1500-byte Ethernet MTU.",
                  .access = SD_FIELD(M, decimated_datagram_bytes)});
+    t.push_back({.section = S::multicast, .key = "full_datagram_bytes", .type = Type::size,
+                 .default_text = "0", .unit = "bytes", .lo = 256, .hi = max_udp_payload, .zero_ok = true,
+                 .doc = "Largest full-rate datagram into which the datums of consecutive source datagrams "
+                        "are packed (zero-copy, never delaying them past the end of a receive batch). "
+                        "0 = auto: the multicast interface's MTU minus 28 (65507 on loopback, 1472 on "
+                        "Ethernet); a source datagram larger than this is forwarded alone.",
+                 .access = SD_FIELD(M, full_datagram_bytes)});
 
     // --- storage (global.yaml; overridable in any service file)
     t.push_back({.section = S::storage, .key = "root", .type = Type::path, .default_text = "./data",

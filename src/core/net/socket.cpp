@@ -1,6 +1,9 @@
 #include "core/net/socket.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +35,24 @@ std::string to_string(const sockaddr_in& a) {
     char buf[INET_ADDRSTRLEN] = {};
     ::inet_ntop(AF_INET, &a.sin_addr, buf, sizeof buf);
     return std::string(buf) + ":" + std::to_string(ntohs(a.sin_port));
+}
+
+size_t interface_mtu(const std::string& interface_address) {
+    in_addr want{};
+    if (::inet_pton(AF_INET, interface_address.c_str(), &want) != 1) return 0;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return 0;
+    size_t mtu = 0;
+    for (ifaddrs* i = list; i && mtu == 0; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        if (reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr != want.s_addr) continue;
+        Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        ifreq req{};
+        std::strncpy(req.ifr_name, i->ifa_name, IFNAMSIZ - 1);
+        if (fd.valid() && ::ioctl(fd.get(), SIOCGIFMTU, &req) == 0) mtu = static_cast<size_t>(req.ifr_mtu);
+    }
+    ::freeifaddrs(list);
+    return mtu;
 }
 
 bool is_multicast(const std::string& address) {

@@ -63,6 +63,9 @@ Result<Fd> multicast_listener(const std::string& group, uint16_t port,
                               const std::string& interface_address,
                               const UdpReceiveOptions& options);
 
+// MTU of the interface that has this IPv4 address, or 0 when no interface has it.
+size_t interface_mtu(const std::string& interface_address);
+
 // Returns true when addr is an IPv4 multicast address (224.0.0.0/4).
 bool is_multicast(const std::string& address);
 

@@ -15,6 +15,11 @@ void add_send_command(CLI::App& app);
 void add_config_command(CLI::App& app);
 void add_schema_command(CLI::App& app);
 void add_avro_command(CLI::App& app);
+void add_orchestrator_command(CLI::App& app);
+void add_up_command(CLI::App& app);
+void add_stripchart_command(CLI::App& app);
+void add_pivot_command(CLI::App& app);
+void add_tag_command(CLI::App& app);
 
 // Default config directory: $SPEEDDATA_CONFIG, else ./config.
 std::filesystem::path default_config_dir();

@@ -31,6 +31,11 @@ int main(int argc, char** argv) {
     speeddata::cli::add_config_command(app);
     speeddata::cli::add_schema_command(app);
     speeddata::cli::add_avro_command(app);
+    speeddata::cli::add_orchestrator_command(app);
+    speeddata::cli::add_up_command(app);
+    speeddata::cli::add_stripchart_command(app);
+    speeddata::cli::add_pivot_command(app);
+    speeddata::cli::add_tag_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

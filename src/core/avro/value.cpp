@@ -702,11 +702,30 @@ json to_json_node(const Schema& s, NodeId id, const Value& v, int depth) {
     return nullptr;
 }
 
+// JSON string literal of UTF-8 text. Besides what JSON requires, the C1 controls
+// (U+0080..U+009F) and U+2028/U+2029 are escaped: line-oriented tools (Python's
+// str.splitlines, JavaScript) treat some of them as line breaks, and `avro cat` promises one
+// record per line.
 void append_json_string(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     out.push_back('"');
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0 &&
+            static_cast<unsigned char>(s[i + 1]) >= 0x80) {
+            const auto c1 = static_cast<unsigned char>(s[i + 1]);
+            out += "\\u00";
+            out.push_back(hex[c1 >> 4]);
+            out.push_back(hex[c1 & 15]);
+            ++i;
+            continue;
+        }
+        if (c == 0xE2 && i + 2 < s.size() && s[i + 1] == '\x80' &&
+            (s[i + 2] == '\xA8' || s[i + 2] == '\xA9')) {
+            out += s[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+            i += 2;
+            continue;
+        }
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;

@@ -206,3 +206,12 @@ TEST(AvroValue, Utf8Check) {
         EXPECT_FALSE(is_valid_utf8(bytes_of(bad), bad.size())) << bad;
     }
 }
+
+TEST(AvroValue, JsonTextIsOneLinePerRecord) {
+    // Everything a line-oriented reader could take for a line break is escaped.
+    Schema s = parse(R"({"type":"record","name":"R","fields":[{"name":"s","type":"string"},{"name":"b","type":"bytes"}]})");
+    Value v = from(s, R"({"s":"a\n\r\u000b\u000c\u001c\u0085\u2028\u2029\u00e9\u20ac","b":"\u0085\u00ff"})");
+    const std::string text = text_of(s, v);
+    EXPECT_EQ(text, R"({"s":"a\n\r\u000b\f\u001c\u0085\u2028\u2029)" "\xc3\xa9\xe2\x82\xac" R"(","b":"\u0085)" "\xc3\xbf" R"("})");
+    EXPECT_EQ(json::parse(text), to_json(s, v));
+}

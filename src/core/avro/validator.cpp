@@ -155,13 +155,16 @@ enum class Op : uint8_t {
     map,       // a = value sequence, b = minimum encoded size of one entry
     union_,    // a = first slot in union_table, b = branch count
     call,      // a = record id before linking, sequence start after
-    mark,      // a = top-level field index (only in the spans program)
+    mark,      // a = top-level field index; only for a field that encodes as no bytes
 };
 
 struct Instr {
     Op op = Op::end;
     uint32_t a = 0;
-    uint64_t b = 0;
+    uint32_t b = 0;
+    // In the spans program: 1 + the index of the top-level field this op starts, else 0.
+    // Carried by the op itself (rather than an op of its own) so spans cost one test per op.
+    uint32_t mark = 0;
 };
 
 struct Ctx {
@@ -181,6 +184,7 @@ struct Program {
     int max_depth = 64;
     bool check_utf8 = true;
 
+    template <bool marks>
     const uint8_t* run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) const noexcept;
 };
 
@@ -195,6 +199,19 @@ inline const uint8_t* fail(Ctx& c, DecodeError e, const uint8_t* at) noexcept {
 template <int max_bytes, uint8_t last_max>
 inline const uint8_t* read_varint(const uint8_t* p, Ctx& c, int64_t& out) noexcept {
     uint64_t v = 0;
+    if (c.end - p >= max_bytes) {
+        // Enough bytes left for the longest encoding: no end-of-buffer test per byte.
+        for (int i = 0; i < max_bytes; ++i) {
+            const uint8_t b = p[i];
+            if (i == max_bytes - 1 && b > last_max) return fail(c, DecodeError::bad_varint, p);
+            v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+            if (!(b & 0x80)) {
+                out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
+                return p + i + 1;
+            }
+        }
+        return fail(c, DecodeError::bad_varint, p);
+    }
     const uint8_t* start = p;
     for (int i = 0; i < max_bytes; ++i) {
         if (p == c.end) return fail(c, DecodeError::truncated, start);
@@ -230,11 +247,16 @@ inline const uint8_t* read_long_v(const uint8_t* p, Ctx& c, int64_t& out) noexce
 
 }  // namespace
 
+// marks: this is the top-level sequence of the spans program (nested sequences never are).
+template <bool marks>
 const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) const noexcept {
     if (depth > max_depth) return fail(c, DecodeError::too_deep, p);
     const Instr* code = program.data();
     for (;;) {
         const Instr& in = code[pc++];
+        if constexpr (marks) {
+            if (in.mark) c.spans[in.mark - 1].offset = static_cast<uint32_t>(p - c.begin);
+        }
         switch (in.op) {
             case Op::end:
                 return p;
@@ -284,11 +306,11 @@ const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) co
                 int64_t v;
                 if (!(p = read_int(p, c, v))) return nullptr;
                 if (v < 0 || static_cast<uint64_t>(v) >= in.b) return fail(c, DecodeError::bad_union_index, at);
-                if (!(p = run(union_table[in.a + static_cast<uint32_t>(v)], p, c, depth + 1))) return nullptr;
+                if (!(p = run<false>(union_table[in.a + static_cast<uint32_t>(v)], p, c, depth + 1))) return nullptr;
                 break;
             }
             case Op::call:
-                if (!(p = run(in.a, p, c, depth + 1))) return nullptr;
+                if (!(p = run<false>(in.a, p, c, depth + 1))) return nullptr;
                 break;
             case Op::mark:
                 c.spans[in.a].offset = static_cast<uint32_t>(p - c.begin);
@@ -340,7 +362,7 @@ const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) co
                                     }
                                     p += len;
                                 }
-                                if (!(p = run(in.a, p, c, depth + 1))) return nullptr;
+                                if (!(p = run<false>(in.a, p, c, depth + 1))) return nullptr;
                             }
                         }
                     }
@@ -399,8 +421,19 @@ private:
         const Node& r = s_.node(root);
         if (r.type == Type::record) {
             for (size_t i = 0; i < r.fields.size(); ++i) {
-                if (marks) seq.push_back({Op::mark, static_cast<uint32_t>(i), 0});
-                emit(r.fields[i].type, seq);
+                if (!marks) {
+                    emit(r.fields[i].type, seq);
+                    continue;
+                }
+                // Each field on its own, so that skips do not merge across field boundaries.
+                std::vector<Instr> field;
+                emit(r.fields[i].type, field);
+                if (field.empty()) {
+                    seq.push_back({Op::mark, static_cast<uint32_t>(i), 0, 0});
+                } else {
+                    field.front().mark = static_cast<uint32_t>(i + 1);
+                    seq.insert(seq.end(), field.begin(), field.end());
+                }
             }
         } else {
             emit(root, seq);
@@ -409,7 +442,7 @@ private:
     }
 
     uint32_t append(std::vector<Instr>& seq) {
-        seq.push_back({Op::end, 0, 0});
+        seq.push_back({Op::end, 0, 0, 0});
         const auto start = static_cast<uint32_t>(out_.program.size());
         out_.program.insert(out_.program.end(), seq.begin(), seq.end());
         return start;
@@ -421,9 +454,12 @@ private:
         return append(seq);
     }
 
+    // A lower bound stays a lower bound when clamped.
+    static uint32_t clamp32(uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); }
+
     static void emit_skip(std::vector<Instr>& seq, uint64_t n) {
         if (n == 0) return;
-        if (!seq.empty() && seq.back().op == Op::skip) {
+        if (!seq.empty() && seq.back().op == Op::skip && seq.back().a + n <= UINT32_MAX) {
             seq.back().a += static_cast<uint32_t>(n);  // fixed sizes are < 2^32 (schema check)
             return;
         }
@@ -511,14 +547,14 @@ private:
                     // At least 1, as for zero-width items (see array_fixed).
                     const uint64_t m = std::max<uint64_t>(1, min_size(n.items));
                     const uint32_t body = sequence_for(n.items);
-                    seq.push_back({Op::array, body, m});
+                    seq.push_back({Op::array, body, clamp32(m)});
                 }
                 return;
             }
             case Type::map: {
                 const uint64_t m = 1 + min_size(n.values);  // the key's length byte
                 const uint32_t body = sequence_for(n.values);
-                seq.push_back({Op::map, body, m});
+                seq.push_back({Op::map, body, clamp32(m)});
                 return;
             }
             case Type::union_type: {
@@ -526,7 +562,7 @@ private:
                 for (NodeId b : n.branches) starts.push_back(sequence_for(b));
                 const auto slot = static_cast<uint32_t>(out_.union_table.size());
                 out_.union_table.insert(out_.union_table.end(), starts.begin(), starts.end());
-                seq.push_back({Op::union_, slot, n.branches.size()});
+                seq.push_back({Op::union_, slot, static_cast<uint32_t>(n.branches.size())});
                 return;
             }
         }
@@ -550,7 +586,7 @@ Validator::Validator(const Schema& schema, const ValidatorOptions& options) : im
     impl_->max_depth = options.max_depth;
     impl_->check_utf8 = options.check_utf8;
     if (schema.root_id() == no_node) {
-        impl_->program.push_back({Op::end, 0, 0});
+        impl_->program.push_back({Op::end, 0, 0, 0});
         return;
     }
     Compiler(schema, *impl_).compile();
@@ -564,7 +600,8 @@ ValidateResult Validator::validate(const uint8_t* data, size_t size, FieldSpan* 
     ValidateResult r;
     Ctx c{data, data + size, spans, DecodeError::none, nullptr};
     const bool marks = spans != nullptr && impl_->field_count != 0;
-    const uint8_t* end = impl_->run(marks ? impl_->top_marked : impl_->top_plain, data, c, 0);
+    const uint8_t* end = marks ? impl_->run<true>(impl_->top_marked, data, c, 0)
+                               : impl_->run<false>(impl_->top_plain, data, c, 0);
     if (!end) {
         r.error = c.error;
         r.error_offset = static_cast<size_t>(c.error_at - data);

@@ -236,6 +236,14 @@ private:
     // Parses any schema (string, object or union array) in namespace ns. `where` names the
     // location for error messages.
     NodeId parse_type(const json& j, const std::string& ns, const std::string& where) {
+        // Schemas also come from the headers of files we did not write: bound the recursion.
+        constexpr int max_nesting = 256;
+        struct Depth {
+            int& d;
+            explicit Depth(int& x) : d(++x) {}
+            ~Depth() { --d; }
+        } depth(depth_);
+        if (depth_ > max_nesting) return fail(where + ": schema nested more than " + std::to_string(max_nesting) + " levels deep");
         if (j.is_string()) return parse_type_name(j.get<std::string>(), ns, where);
         if (j.is_array()) return parse_union(j, ns, where);
         if (j.is_object()) return parse_object(j, ns, where);
@@ -752,6 +760,7 @@ private:
     std::unordered_map<std::string, NodeId> named_;
     std::vector<PendingDefault> defaults_;
     std::string error_;
+    int depth_ = 0;
 };
 
 Result<Schema> Schema::parse(std::string_view json_text) { return parse(json_text, ParseOptions{}); }

@@ -309,3 +309,15 @@ TEST(AvroSchema, JsonTextIsKept) {
     Schema s = parse_ok(text);
     EXPECT_EQ(s.json_text(), text);
 }
+
+TEST(AvroSchema, NestingIsBounded) {
+    std::string deep;
+    for (int i = 0; i < 10000; ++i) deep += R"({"type":"array","items":)";
+    deep += "\"int\"" + std::string(10000, '}');
+    std::string e = parse_error(deep);
+    EXPECT_NE(e.find("nested more than 256 levels deep"), std::string::npos) << e.substr(0, 200);
+    std::string ok;
+    for (int i = 0; i < 100; ++i) ok += R"({"type":"map","values":)";
+    ok += "\"int\"" + std::string(100, '}');
+    parse_ok(ok);
+}

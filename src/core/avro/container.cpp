@@ -130,6 +130,8 @@ Status deflate_compress(const uint8_t* in, size_t n, int level, std::string& out
     return {};
 }
 
+// Inflates raw deflate data into out; fails on corrupt or incomplete data and when the
+// output would exceed max_out bytes (a bounded reader whatever the input claims).
 Status deflate_decompress(std::string_view in, std::string& out, uint64_t max_out) {
     z_stream zs{};
     if (inflateInit2(&zs, -15) != Z_OK) return Status::error("deflate: init failed");
@@ -169,6 +171,7 @@ void put_be32(std::string& out, uint32_t v) {
     out.push_back(static_cast<char>(v));
 }
 
+// zlib's CRC-32 (the one the snappy codec appends).
 uint32_t crc32_of(const char* p, size_t n) {
     return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(p), static_cast<uInt>(n)));
 }
@@ -183,6 +186,8 @@ Status snappy_compress(const uint8_t* in, size_t n, std::string& out) {
     return {};
 }
 
+// Uncompresses snappy data followed by its 4-byte CRC; fails on corrupt data, a CRC mismatch,
+// or an uncompressed length over max_out.
 Status snappy_decompress(std::string_view in, std::string& out, uint64_t max_out) {
     if (in.size() < 4) return Status::error("snappy: block shorter than its CRC");
     const std::string_view body = in.substr(0, in.size() - 4);
@@ -197,6 +202,7 @@ Status snappy_decompress(std::string_view in, std::string& out, uint64_t max_out
     return {};
 }
 
+// One zstandard frame (with its content size) of [in, in+n) into out.
 Status zstd_compress(ZSTD_CCtx* cctx, const uint8_t* in, size_t n, int level, std::string& out) {
     out.resize(ZSTD_compressBound(n));
     size_t r = ZSTD_compressCCtx(cctx, out.data(), out.size(), in, n, level < 0 ? 3 : level);
@@ -360,6 +366,8 @@ Result<FileWriter> FileWriter::create(const std::filesystem::path& path, const S
     return w;
 }
 
+// Checks the datum with the schema first: a tool must not be able to write a file that no
+// reader can decode.
 Status FileWriter::append(std::span<const uint8_t> datum) {
     Impl& m = *impl_;
     if (m.closed) return Status::error("append " + m.path + ": file is closed");
@@ -626,6 +634,12 @@ Status FileReader::seek(uint64_t file_offset) {
     return {};
 }
 
+// One block per call. The block's extent comes from its header varints; it is trusted only
+// when the sync marker sits right after it. Otherwise the bytes are either a tail still being
+// written (no later sync marker exists: report once, return false, retry from the same
+// offset next time) or damage (scan forward for the next sync marker and resume after it).
+// Damage inside a block whose marker matched (codec error, datums that do not validate)
+// skips exactly that block.
 Result<bool> FileReader::next_block(Block& out) {
     Impl& m = *impl_;
     const uint64_t max_block = m.options.max_block_bytes;

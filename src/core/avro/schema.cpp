@@ -59,6 +59,7 @@ namespace {
 
 constexpr uint64_t crc64_empty = 0xc15d213aa4d7a795ULL;
 
+// The byte-at-a-time table of the spec's reference fingerprint algorithm.
 constexpr std::array<uint64_t, 256> make_crc64_table() {
     std::array<uint64_t, 256> table{};
     for (uint64_t i = 0; i < 256; ++i) {
@@ -83,11 +84,13 @@ uint64_t crc64_avro(std::string_view bytes) {
 
 namespace {
 
+// True for the eight primitive type names, which no named type may take.
 bool is_primitive_name(std::string_view s) {
     return s == "null" || s == "boolean" || s == "int" || s == "long" || s == "float" ||
            s == "double" || s == "bytes" || s == "string";
 }
 
+// The primitive type with this name, if it is one.
 std::optional<Type> primitive_type(std::string_view s) {
     if (s == "null") return Type::null_type;
     if (s == "boolean") return Type::boolean;

@@ -188,6 +188,7 @@ struct Program {
     const uint8_t* run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) const noexcept;
 };
 
+// Records the first error and where it was found; returns nullptr for the caller to pass up.
 inline const uint8_t* fail(Ctx& c, DecodeError e, const uint8_t* at) noexcept {
     c.error = e;
     c.error_at = at;
@@ -226,6 +227,7 @@ inline const uint8_t* read_varint(const uint8_t* p, Ctx& c, int64_t& out) noexce
     return fail(c, DecodeError::bad_varint, start);  // unreachable: last byte < 0x80 checked
 }
 
+// An int varint (at most 5 bytes, fits 32 bits); nullptr with the error set on failure.
 inline const uint8_t* read_int(const uint8_t* p, Ctx& c, int64_t& out) noexcept {
     // Single-byte fast path: most ints, lengths and indexes are small.
     if (p != c.end && !(*p & 0x80)) {
@@ -236,6 +238,7 @@ inline const uint8_t* read_int(const uint8_t* p, Ctx& c, int64_t& out) noexcept 
     return read_varint<5, 0x0f>(p, c, out);
 }
 
+// A long varint (at most 10 bytes, fits 64 bits); nullptr with the error set on failure.
 inline const uint8_t* read_long_v(const uint8_t* p, Ctx& c, int64_t& out) noexcept {
     if (p != c.end && !(*p & 0x80)) {
         const uint64_t v = *p;

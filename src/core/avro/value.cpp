@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "core/avro/codec.hpp"
 
@@ -15,6 +16,7 @@ namespace {
 
 constexpr int max_depth = 128;
 
+// The Avro type name of the alternative a Value holds.
 std::string_view kind_name(const Value& v) {
     switch (v.v.index()) {
         case Value::null_index: return "null";
@@ -35,6 +37,7 @@ std::string_view kind_name(const Value& v) {
     return "?";
 }
 
+// What kind of JSON value j is, for "expected X, got Y" messages.
 std::string json_kind(const json& j) {
     switch (j.type()) {
         case json::value_t::null: return "null";
@@ -54,6 +57,7 @@ std::string branch_name(const Node& n) {
     return n.full_name.empty() ? std::string(type_name(n.type)) : n.full_name;
 }
 
+// "long", or "record 'a.b'" for named types.
 std::string type_label(const Node& n) {
     return n.full_name.empty() ? std::string(type_name(n.type)) : std::string(type_name(n.type)) + " '" + n.full_name + "'";
 }
@@ -534,12 +538,8 @@ public:
                         return fail("missing field '" + f.name + "' of record '" + n.full_name + "'");
                     }
                 }
-                if (j.size() > n.fields.size() || !all_known(n, j)) {
-                    for (const auto& [k, e] : j.items()) {
-                        bool known = false;
-                        for (const Field& f : n.fields) known = known || f.name == k;
-                        if (!known) return fail("record '" + n.full_name + "' has no field '" + k + "'");
-                    }
+                if (auto unknown = unknown_field(n, j)) {
+                    return fail("record '" + n.full_name + "' has no field '" + *unknown + "'");
                 }
                 out.v.emplace<Value::record_index>(std::move(r));
                 return true;
@@ -590,13 +590,15 @@ public:
     std::string error;
 
 private:
-    bool all_known(const Node& n, const json& j) const {
+    // A key of the JSON object that is not a field of the record, if any (a typo in a field
+    // name must not silently fall back to the field's default).
+    static std::optional<std::string> unknown_field(const Node& n, const json& j) {
         for (const auto& [k, e] : j.items()) {
             bool known = false;
             for (const Field& f : n.fields) known = known || f.name == k;
-            if (!known) return false;
+            if (!known) return k;
         }
-        return true;
+        return std::nullopt;
     }
     std::string union_label(const Node& n) const {
         std::string s = "[";
@@ -634,12 +636,15 @@ std::string latin1_to_utf8(const std::string& b) {
     return s;
 }
 
+// A JSON number, or the strings "NaN", "Infinity", "-Infinity" that JSON has no numbers for.
 json float_json(double d) {
     if (std::isnan(d)) return "NaN";
     if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
     return d;
 }
 
+// Value -> JSON tree following the schema node (values that do not match the schema come out
+// as best they can: this is for display, encode() is the checker).
 json to_json_node(const Schema& s, NodeId id, const Value& v, int depth) {
     const Node& n = s.node(id);
     if (depth > max_depth) return nullptr;
@@ -768,6 +773,7 @@ void append_float_json(std::string& out, F x) {
     }
 }
 
+// As to_json_node, written straight into out as compact text with fields in schema order.
 void append_json_node(const Schema& s, NodeId id, const Value& v, std::string& out, int depth) {
     const Node& n = s.node(id);
     if (depth > max_depth) {

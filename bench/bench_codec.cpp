@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <numbers>
 #include <random>
 #include <string>
 #include <vector>
@@ -54,7 +55,7 @@ const Corpus& corpus() {
             append_long(out.bytes, static_cast<int64_t>(w.size()));
             out.bytes += w;
             append_long(out.bytes, i);
-            append_double(out.bytes, std::sin(2 * M_PI * i / 20));
+            append_double(out.bytes, std::sin(2 * std::numbers::pi * i / 20));
             append_double(out.bytes, (i % 40) / 40.0);
             append_double(out.bytes, (i / 10) % 2 ? -1.0 : 1.0);
             append_double(out.bytes, std::uniform_real_distribution<double>(-0.5, 0.5)(rng));

@@ -1,0 +1,109 @@
+// The stripchart's data side, free of any network server code: schemas by fingerprint,
+// decoding of decimated multicast datagrams into per-signal samples, latest values per
+// channel, loss from sequence gaps, and the binary frames that go to browsers.
+//
+// Threads: the multicast receivers call ingest(), the registry poller calls add_channel(),
+// the WebSocket server calls take_frame()/latest_json()/signals_json(). One mutex guards
+// everything; the critical sections are short (no I/O inside).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/avro/codec.hpp"
+#include "core/avro/schema.hpp"
+#include "core/status.hpp"
+#include "core/time.hpp"
+
+namespace speeddata::stripchart {
+
+// Binary data frame layout (little-endian, every array 8-byte aligned; docs/stripchart.md):
+//   header 16 bytes: "SDF1", u32 frame sequence, u32 segment count, u32 frames dropped for
+//   this client since its previous frame; then per segment: u32 signal id, u32 count,
+//   f64 times[count] (ms since the Unix epoch), f64 values[count].
+inline constexpr size_t frame_header_bytes = 16;
+inline constexpr size_t segment_header_bytes = 8;
+
+// One signal's samples of one frame, encoded once and shared by every client subscribed.
+struct Segment {
+    uint32_t signal_id = 0;
+    std::shared_ptr<const std::string> bytes;  // segment header + arrays
+};
+
+// Everything that arrived during one frame period.
+struct Frame {
+    uint32_t sequence = 0;
+    std::vector<Segment> segments;  // sorted by signal id
+};
+
+struct SignalInfo {
+    uint32_t id = 0;
+    std::string name;     // "channel.field"
+    std::string channel;
+    std::string field;
+    std::string type;     // "int", "long", "float", "double"
+};
+
+struct HubCounters {
+    uint64_t datagrams = 0;            // datagrams received (all)
+    uint64_t records = 0;              // records decoded
+    uint64_t samples = 0;              // numeric samples extracted
+    uint64_t malformed = 0;            // not a SpeedData header, or records that fail the schema
+    uint64_t unknown_fingerprint = 0;  // valid header, schema not known (yet)
+    uint64_t lost_datagrams = 0;       // sequence gaps, summed over channels
+    uint64_t samples_dropped = 0;      // pending samples over the per-signal frame cap
+};
+
+struct HubOptions {
+    // Most samples of one signal carried by one frame; more are dropped (oldest first) and
+    // counted. Each signal has its own cap, so a fast signal cannot crowd out a slow one.
+    size_t max_samples_per_signal_frame = 1u << 16;
+    size_t loss_events_kept = 32;  // recent loss events per channel, for the clients' markers
+};
+
+class Hub {
+public:
+    explicit Hub(HubOptions options = {});
+    ~Hub();
+    Hub(const Hub&) = delete;
+    Hub& operator=(const Hub&) = delete;
+
+    // Registers (or re-registers) a channel's schema; datagrams carrying this schema's
+    // fingerprint are then decoded. time_unit "" = from the logicalType, else inferred.
+    // Error when the schema is not a record or lacks the time field. Returns true in the
+    // Result when the schema was new (the signal list changed).
+    Result<bool> add_channel(const std::string& channel, const avro::Schema& schema,
+                             const std::string& time_field, const std::string& time_unit);
+    bool knows_fingerprint(uint64_t fingerprint) const;
+
+    // Decodes one multicast datagram; counts what is wrong with it and otherwise ignores it.
+    void ingest(const uint8_t* data, size_t size);
+
+    // Moves the pending samples into a new frame (nullptr when there are none).
+    std::shared_ptr<const Frame> take_frame();
+
+    // Signal list, channels and their fields: the "signals" control message.
+    nlohmann::json signals_json() const;
+    // Latest record of every channel, loss events, counters: the "status" control message.
+    nlohmann::json status_json() const;
+    // Increases whenever the signal list changes (new channel or schema).
+    uint64_t signals_version() const { return signals_version_.load(); }
+    HubCounters counters() const;
+    std::optional<uint32_t> signal_id(std::string_view name) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::atomic<uint64_t> signals_version_{0};
+};
+
+}  // namespace speeddata::stripchart

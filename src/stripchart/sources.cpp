@@ -1,0 +1,225 @@
+#include "stripchart/sources.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/net/socket.hpp"
+
+namespace speeddata::stripchart {
+
+Status Receiver::join(const Group& g, const std::string& interface_address) {
+    for (const Group& have : groups_)
+        if (have == g) return {};
+    net::UdpReceiveOptions o;
+    o.receive_buffer_bytes = 4u << 20;
+    o.report_drops = false;
+    o.receive_timeout_ms = 100;  // so the thread sees stop_ promptly
+    auto fd = net::multicast_listener(g.group, g.port, interface_address, o);
+    if (!fd) return fd.status();
+    groups_.push_back(g);
+    threads_.emplace_back([this, sock = std::move(*fd)]() mutable {
+        std::vector<uint8_t> buf(65536);
+        while (!stop_.load(std::memory_order_relaxed)) {
+            ssize_t n = ::recv(sock.get(), buf.data(), buf.size(), 0);
+            if (n < 0) continue;  // timeout (EAGAIN) or EINTR: check stop_ again
+            hub_.ingest(buf.data(), static_cast<size_t>(n));
+        }
+    });
+    return {};
+}
+
+void Receiver::stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
+}
+
+std::vector<Group> load_config_channels(Hub& hub, const std::filesystem::path& config_dir) {
+    std::vector<Group> groups;
+    if (!std::filesystem::exists(config_dir / "relay.yaml")) return groups;
+    auto rc = config::load_relay_config(config_dir);
+    if (!rc) {
+        spdlog::warn("stripchart: relay.yaml not used: {}", rc.message());
+        return groups;
+    }
+    std::set<Group> seen;
+    for (const auto& [name, ch] : rc->channels) {
+        auto schema = avro::Schema::load(ch.schema_path);
+        if (!schema) {
+            spdlog::warn("stripchart: channel '{}' skipped: {}", name, schema.message());
+            continue;
+        }
+        auto r = hub.add_channel(name, *schema, ch.time_field, ch.time_unit);
+        if (!r) {
+            spdlog::warn("stripchart: channel '{}' skipped: {}", name, r.message());
+            continue;
+        }
+        Group g{ch.multicast.decimated.group, ch.multicast.decimated.port};
+        if (ch.multicast.enabled && seen.insert(g).second) groups.push_back(g);
+    }
+    return groups;
+}
+
+Result<std::string> http_get(const std::string& url) {
+    // http://host[:port]/path
+    const std::string prefix = "http://";
+    if (url.rfind(prefix, 0) != 0) return Status::error(fmt::format("{}: only http:// URLs are supported", url));
+    std::string rest = url.substr(prefix.size());
+    size_t slash = rest.find('/');
+    std::string hostport = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+    std::string host = hostport, port = "80";
+    if (size_t c = hostport.rfind(':'); c != std::string::npos) {
+        host = hostport.substr(0, c);
+        port = hostport.substr(c + 1);
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* ai = nullptr;
+    if (int e = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &ai); e != 0)
+        return Status::error(fmt::format("{}: {}", url, gai_strerror(e)));
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> ai_owner(ai, ::freeaddrinfo);
+    net::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd.valid()) return Status::error(net::errno_message("socket"));
+    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+        return Status::error(net::errno_message(fmt::format("connect {}", hostport)));
+    pollfd p{fd.get(), POLLOUT, 0};
+    if (::poll(&p, 1, 2000) != 1) return Status::error(fmt::format("connect {}: timed out", hostport));
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return Status::error(net::errno_message(fmt::format("connect {}", hostport), err));
+    std::string req = fmt::format("GET {} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n", path, hostport);
+    size_t off = 0;
+    while (off < req.size()) {
+        ssize_t n = ::send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EAGAIN) {
+            pollfd w{fd.get(), POLLOUT, 0};
+            if (::poll(&w, 1, 2000) != 1) return Status::error(fmt::format("{}: send timed out", url));
+            continue;
+        }
+        if (n <= 0) return Status::error(net::errno_message(fmt::format("send {}", url)));
+        off += static_cast<size_t>(n);
+    }
+    std::string resp;
+    char buf[16384];
+    for (;;) {
+        pollfd r{fd.get(), POLLIN, 0};
+        if (::poll(&r, 1, 2000) != 1) return Status::error(fmt::format("{}: no answer", url));
+        ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n < 0) return Status::error(net::errno_message(fmt::format("recv {}", url)));
+        if (n == 0) break;
+        resp.append(buf, static_cast<size_t>(n));
+        if (resp.size() > (16u << 20)) return Status::error(fmt::format("{}: answer over 16 MiB", url));
+    }
+    size_t sp = resp.find(' ');
+    size_t body = resp.find("\r\n\r\n");
+    if (sp == std::string::npos || body == std::string::npos) return Status::error(fmt::format("{}: not an HTTP answer", url));
+    int status = std::atoi(resp.c_str() + sp + 1);
+    if (status != 200) return Status::error(fmt::format("{}: HTTP {}", url, status));
+    return resp.substr(body + 4);
+}
+
+namespace {
+
+// The registry's list: ["a", ...], [{"name": "a", ...}], or {"channels": <either>}.
+std::vector<nlohmann::json> channel_entries(const nlohmann::json& j) {
+    const nlohmann::json* list = &j;
+    if (j.is_object() && j.contains("channels")) list = &j["channels"];
+    std::vector<nlohmann::json> out;
+    if (list->is_array()) {
+        for (const auto& e : *list) out.push_back(e.is_string() ? nlohmann::json{{"name", e}} : e);
+    } else if (list->is_object()) {
+        for (const auto& [k, v] : list->items()) {
+            nlohmann::json e = v.is_object() ? v : nlohmann::json::object();
+            e["name"] = k;
+            out.push_back(e);
+        }
+    }
+    return out;
+}
+
+std::string str_or(const nlohmann::json& e, const char* key, const std::string& dflt) {
+    if (e.is_object() && e.contains(key) && e[key].is_string()) return e[key].get<std::string>();
+    return dflt;
+}
+
+}  // namespace
+
+Result<int> RegistryPoller::poll_once() {
+    std::string base = url_;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    auto body = http_get(base + "/api/v1/channels");
+    if (!body) return body.status();
+    auto j = nlohmann::json::parse(*body, nullptr, false);
+    if (j.is_discarded()) return Status::error(base + "/api/v1/channels: not JSON");
+    int added = 0;
+    for (const auto& e : channel_entries(j)) {
+        std::string name = str_or(e, "name", "");
+        if (name.empty() || !config::check_channel_name(name).ok()) continue;
+        // The schema: inline in the entry, else from /channels/{name}/schema.
+        std::string text;
+        if (e.contains("schema") && e["schema"].is_object()) {
+            text = e["schema"].dump();
+        } else {
+            auto s = http_get(fmt::format("{}/api/v1/channels/{}/schema", base, name));
+            if (!s) continue;
+            auto sj = nlohmann::json::parse(*s, nullptr, false);
+            if (!sj.is_discarded() && sj.is_object() && sj.contains("schema") && sj["schema"].is_object())
+                text = sj["schema"].dump();
+            else
+                text = *s;
+        }
+        auto schema = avro::Schema::parse(text);
+        if (!schema) continue;
+        if (hub_.knows_fingerprint(schema->fingerprint())) continue;
+        auto cfg = e.contains("config") && e["config"].is_object() ? e["config"] : e;
+        auto r = hub_.add_channel(name, *schema, str_or(cfg, "time_field", "time"), str_or(cfg, "time_unit", ""));
+        if (r && *r) {
+            spdlog::info("stripchart: channel '{}' learned from the registry", name);
+            ++added;
+        }
+    }
+    return added;
+}
+
+void RegistryPoller::start() {
+    if (url_.empty()) return;
+    thread_ = std::thread([this] {
+        bool reported = false;
+        while (!stop_) {
+            auto r = poll_once();
+            if (!r && !reported) {
+                spdlog::info("stripchart: orchestrator registry not reachable ({}); retrying every {} ms",
+                             r.message(), interval_.count());
+                reported = true;
+            } else if (r) {
+                reported = false;
+            }
+            for (auto waited = std::chrono::milliseconds(0); waited < interval_ && !stop_;
+                 waited += std::chrono::milliseconds(50))
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+}
+
+void RegistryPoller::stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace speeddata::stripchart

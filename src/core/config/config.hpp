@@ -139,6 +139,10 @@ struct StripchartConfig {
     double frame_rate = 30;                // frame_rate: updates per second sent to each browser (Hz)
     size_t client_queue_limit = 64;        // client_queue_limit: messages queued per client; when
                                            // full the oldest is dropped (a slow browser skips frames)
+    // The orchestrator whose channel registry is polled for schemas (poll_interval 0 = off).
+    std::string orchestrator_address = "127.0.0.1";              // orchestrator.address
+    uint16_t orchestrator_port = 8080;                           // orchestrator.port
+    std::chrono::milliseconds registry_poll_interval{2000};      // orchestrator.poll_interval
 };
 Result<StripchartConfig> load_stripchart_config(const std::filesystem::path& config_dir);
 

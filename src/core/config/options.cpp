@@ -267,6 +267,19 @@ std::vector<Option> make_table() {
                  .doc = "Updates queued for one browser; when full the oldest is dropped, so a slow client "
                         "skips frames instead of holding memory.",
                  .access = SD_FIELD(Sc, client_queue_limit)});
+    t.push_back({.section = S::stripchart, .key = "orchestrator.address", .type = Type::ipv4,
+                 .default_text = "127.0.0.1",
+                 .doc = "Address of the orchestrator whose channel registry is polled for channels and "
+                        "schemas registered at run time.",
+                 .access = SD_FIELD(Sc, orchestrator_address)});
+    t.push_back({.section = S::stripchart, .key = "orchestrator.port", .type = Type::integer,
+                 .default_text = "8080", .lo = 1, .hi = 65535, .doc = "TCP port of the orchestrator's REST API.",
+                 .access = SD_FIELD(Sc, orchestrator_port)});
+    t.push_back({.section = S::stripchart, .key = "orchestrator.poll_interval", .type = Type::duration,
+                 .default_text = "2s", .lo = 100, .hi = ms_per_h, .zero_ok = true,
+                 .doc = "How often the registry is asked for new channels (0 = never: only relay.yaml's "
+                        "channels are shown). An unreachable orchestrator is retried, not an error.",
+                 .access = SD_FIELD(Sc, registry_poll_interval)});
 
     // --- pivot.yaml
     t.push_back({.section = S::pivot, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",

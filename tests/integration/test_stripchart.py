@@ -1,0 +1,230 @@
+"""The stripchart server against a real relay's decimated multicast, over a real WebSocket:
+values and ordering, a slow client beside a fast one (bounded memory), malformed datagrams,
+unknown fingerprints and sequence-gap loss."""
+import math
+import socket
+import struct
+import threading
+import time
+
+import pytest
+import yaml
+
+from sdtest import BIN, IN_NETNS, encode, example_record, load_schema, schema_fingerprint, wait_for
+from stripchart_ws import WsClient, http_json, parse_frame, wait_http
+
+pytestmark = pytest.mark.skipif(not IN_NETNS, reason="needs tests/netns-run (multicast)")
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_stripchart(stack, frame_rate=30, queue_limit=64):
+    port = free_tcp_port()
+    (stack.config_dir / "stripchart.yaml").write_text(yaml.safe_dump({
+        "http": {"bind": "127.0.0.1", "port": port}, "frame_rate": frame_rate,
+        "client_queue_limit": queue_limit, "orchestrator": {"poll_interval": 0}}))
+    p = stack.start("stripchart", name="stripchart")
+    wait_http(port)
+    assert p.alive(), p.output()
+    return p, port
+
+
+def subscribe(port, signals, **kw):
+    c = WsClient("127.0.0.1", port, **kw)
+    c.send_json({"type": "subscribe", "signals": signals})
+    return c
+
+
+def signal_ids(port):
+    return {s["name"]: s["id"] for s in http_json(port, "/api/v1/signals")["signals"]}
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_values_and_ordering_from_a_real_relay(stack):
+    stack.add_channel("example", decimation={"factor": 1, "algorithm": "downsample"})
+    stack.start_relay("example")
+    sc, port = start_stripchart(stack)
+    ids = signal_ids(port)
+    assert {"example.counter", "example.sine_wave", "example.ramp", "example.noise"} <= set(ids)
+    assert "example.time" not in ids and "example.word" not in ids  # time is the abscissa, word a string
+    c = subscribe(port, ["example.counter", "example.sine_wave"])
+    got = {"example.counter": ([], []), "example.sine_wave": ([], [])}
+    by_id = {v: k for k, v in ids.items()}
+    n = 400
+    r = stack.run("send", "--channel", "example", "--count", str(n), "--rate", "2000", timeout=30)
+    assert r.returncode == 0, r.stderr
+    deadline = time.time() + 10
+    latest = None
+    while time.time() < deadline and len(got["example.counter"][0]) < n:
+        kind, m = c.recv()
+        if kind == "binary":
+            seq, dropped, segs = parse_frame(m)
+            assert dropped == 0
+            for sid, (t, v) in segs.items():
+                assert by_id[sid] in got, "a signal that was not subscribed arrived"
+                got[by_id[sid]][0].extend(t)
+                got[by_id[sid]][1].extend(v)
+        elif m["type"] == "status":
+            latest = m
+    t, counters = got["example.counter"]
+    assert len(counters) == n
+    # Ordering: counters consecutive, times strictly increasing
+    assert counters == [counters[0] + i for i in range(n)]
+    assert all(b > a for a, b in zip(t, t[1:]))
+    # Values: the example source's sine is sin(2*pi*counter/20), same time stamps
+    ts, sines = got["example.sine_wave"]
+    assert ts == t
+    for k, s in zip(counters, sines):
+        assert s == pytest.approx(math.sin(2 * math.pi * k / 20), abs=1e-12)
+    # Times are ms since the epoch, close to now (speeddata send stamps wall-clock time)
+    assert abs(t[-1] - time.time() * 1000) < 60_000
+    # Latest values: every field, time as ISO 8601
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        kind, m = c.recv()
+        if kind == "text" and m["type"] == "status":
+            latest = m
+            if latest["channels"]["example"].get("values", {}).get("counter") == counters[-1]:
+                break
+    ch = latest["channels"]["example"]
+    assert ch["values"]["counter"] == counters[-1]
+    assert isinstance(ch["values"]["word"], str) and ch["values"]["word"]
+    assert ch["time"].endswith("Z") and ch["time"][:2] == "20"
+    assert ch["lost"] == 0
+    c.close()
+    assert sc.stop() == 0
+
+
+def test_slow_client_does_not_delay_a_fast_one_and_memory_stays_bounded(stack):
+    stack.add_channel("example", decimation={"factor": 1, "algorithm": "downsample"})
+    stack.start_relay("example")
+    sc, port = start_stripchart(stack, frame_rate=30, queue_limit=16)
+    everything = ["example.*"]
+    slow = subscribe(port, everything, rcvbuf=4096)  # never reads while the data flows
+    fast = subscribe(port, everything)
+    sender = stack.start("send", "--channel", "example", "--rate", "20000", "--per-datagram", "10",
+                         "--duration", "6", name="send")
+    arrivals, fast_dropped, samples = [], 0, 0
+    rss = []
+    end = time.time() + 5
+    while time.time() < end:
+        kind, m = fast.recv()
+        if kind == "binary":
+            arrivals.append(time.monotonic())
+            _, dropped, segs = parse_frame(m)
+            fast_dropped += dropped
+            samples += sum(len(t) for t, _ in segs.values())
+        if len(arrivals) % 15 == 0:
+            rss.append(rss_kib(sc.pid))
+    sender.stop()
+    gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:]))
+    assert len(arrivals) > 100, len(arrivals)
+    assert fast_dropped == 0
+    assert gaps[len(gaps) // 2] < 0.06 and gaps[-1] < 0.5, (gaps[len(gaps) // 2], gaps[-1])
+    assert samples > 5 * 20000 * 2  # 6 numeric signals at ~20 kHz for ~5 s, minus start-up
+    stats = http_json(port, "/api/v1/status")["server"]
+    assert stats["frames_dropped"] > 0  # the slow client's
+    # Memory: after the first second, RSS does not keep growing with the slow client's backlog
+    warm = rss[len(rss) // 5]
+    assert max(rss) - warm < 40 * 1024, (warm, max(rss))
+    # The slow client, once it reads, is told how many frames it missed
+    slow.sock.settimeout(5)
+    told = 0
+    for _ in range(200):
+        kind, m = slow.recv()
+        if kind == "binary":
+            told += parse_frame(m)[1]
+            if told:
+                break
+    assert told > 0
+    slow.close()
+    fast.close()
+    assert sc.stop() == 0
+
+
+def mcast_header(fingerprint, seq, count, channel=b"example", flags=1):
+    hl = 28 + len(channel)
+    return (b"SDM1" + bytes([1, flags]) + struct.pack("<HQQH", hl, fingerprint, seq, count)
+            + bytes([len(channel), 0]) + channel)
+
+
+def test_malformed_unknown_fingerprint_and_loss_are_counted_and_ignored(stack):
+    stack.add_channel("example")
+    sc, port = start_stripchart(stack)
+    fp = schema_fingerprint(stack, "agents/example.avsc")
+    schema = load_schema(stack.config_dir / "agents" / "example.avsc")
+    c = subscribe(port, ["example.counter"])
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    dest = ("239.1.1.2", 6001)
+    t0 = int(time.time() * 1e9)
+    good = lambda seq, i: mcast_header(fp, seq, 1) + encode(schema, example_record(i, t0))
+    out.sendto(good(0, 0), dest)
+    for junk in (b"", b"x", b"SDM1", b"SDM1\x02" + bytes(40), bytes(100)):
+        out.sendto(junk, dest)  # 5 not SpeedData datagrams
+    for k in range(3):
+        out.sendto(mcast_header(fp ^ 0xDEAD, k, 1) + encode(schema, example_record(1, t0)), dest)  # unknown
+    out.sendto(mcast_header(fp, 1, 1) + encode(schema, example_record(1, t0))[:5], dest)  # truncated record
+    out.sendto(mcast_header(fp, 2, 2) + encode(schema, example_record(2, t0)), dest)  # count says 2, has 1
+    out.sendto(good(10, 10), dest)  # sequence 3..9 missing: 7 lost
+    out.sendto(good(11, 11), dest)
+
+    def status():
+        return http_json(port, "/api/v1/status")
+    wait_for(lambda: status()["counters"]["datagrams"] >= 13, 5, what="datagrams counted")
+    s = status()
+    assert s["counters"]["malformed"] == 7
+    assert s["counters"]["unknown_fingerprint"] == 3
+    assert list(s["unknown_fingerprints"].values()) == [3]
+    assert s["channels"]["example"]["lost"] == 7
+    ev = s["channels"]["example"]["loss_events"]
+    assert len(ev) == 1 and ev[0]["missing"] == 7
+    assert ev[0]["time_ms"] == pytest.approx((t0 + 10 * 1_000_000) / 1e6)
+    # The good records got through, in order, the bad ones did not; the truncated datagram
+    # and the short one still delivered nothing bad (record 2 arrives: its datum was valid).
+    counters = []
+    deadline = time.time() + 5
+    while time.time() < deadline and (not counters or counters[-1] != 11):
+        kind, m = c.recv()
+        if kind == "binary":
+            for t, v in parse_frame(m)[2].values():
+                counters.extend(v)
+    assert counters == [0, 2, 10, 11]
+    c.close()
+    assert sc.stop() == 0
+
+
+def test_bad_control_messages_get_errors_and_sigint_exits_cleanly(stack):
+    stack.add_channel("example")
+    sc, port = start_stripchart(stack)
+    c = WsClient("127.0.0.1", port)
+    c.send_json({"type": "subscribe", "signals": "example.counter"})
+    c.send_json({"type": "nonsense"})
+    errors = []
+    deadline = time.time() + 5
+    while len(errors) < 2 and time.time() < deadline:
+        kind, m = c.recv()
+        if kind == "text" and m["type"] == "error":
+            errors.append(m["error"])
+    assert "signals" in errors[0] and "nonsense" in errors[1]
+    c.close()
+    # Unknown API path: JSON 404
+    import urllib.error
+    import urllib.request
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/nope", timeout=5)
+    assert e.value.code == 404
+    import signal
+    sc.p.send_signal(signal.SIGINT)
+    assert sc.p.wait(10) == 0

@@ -68,7 +68,7 @@ async function canvasInfo(page, index, colors) {
         await sleep(1500);
         const b = await read();
         const cb = await canvasInfo(page, 0, []);
-        const pal = scheme === 'dark' ? '#FFFF00' : '#0000FF';
+        const pal = scheme === 'dark' ? '#00FFFF' : '#FF0000';  // second palette colour: the channel's second numeric signal
         const cc = await canvasInfo(page, 1, [pal]);
         await page.screenshot({ path: path.join(artifacts, `stripchart-dashboard-${scheme}.png`), fullPage: true });
         out({ step: 'dashboard', scheme, before: a, after: b, canvas_before: ca, canvas_after: cb, palette: cc, errors });

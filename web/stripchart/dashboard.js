@@ -58,8 +58,10 @@
     latest.appendChild(stat);
     sec.appendChild(latest);
     var grid = el('div', 'charts');
+    var n = 0;
     info.fields.forEach(function (f) {
       if (!f.numeric) return;
+      var colorIndex = n++;
       var box = el('div', 'chart');
       var c = el('canvas', 'stripchart');
       c.dataset.signals = name + '.' + f.name;
@@ -68,7 +70,7 @@
       c.dataset.theme = theme;
       box.appendChild(c);
       grid.appendChild(box);
-      SD.attach(c, { server: conn.url });
+      SD.attach(c, { server: conn.url, colorIndex: colorIndex });
     });
     sec.appendChild(grid);
     root.appendChild(sec);

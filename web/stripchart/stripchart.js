@@ -248,6 +248,7 @@
   function fmtValue(v, step) {
     if (!isFinite(v)) return String(v);
     var a = Math.abs(v);
+    if (Number.isInteger(v) && a < 1e15 && !step) return String(v);
     if (a < 1e-9) return step ? (0).toFixed(Math.max(0, Math.min(6, -Math.floor(Math.log10(step)) + 1))) : '0';
     if (a !== 0 && (a >= 1e6 || a < 1e-4)) return v.toExponential(2);
     var dec = step ? Math.max(0, Math.min(6, -Math.floor(Math.log10(step)) + 1)) : 4;
@@ -269,7 +270,8 @@
     this.ymax = isFinite(ymax) ? ymax : null;
     this.colors = String(opts.colors || d.colors || '').split(',').map(function (s) { return s.trim(); }).filter(Boolean);
     this.themeSetting = String(opts.theme || d.theme || 'auto').toLowerCase();
-    this.title = opts.title || d.title || '';
+    // Palette position of the first signal (the dashboard spreads its one-signal charts).
+    this.colorIndex = opts.colorIndex | 0;
     this.paused = false;
     this.pausedAt = 0;
     this.hoverX = null;
@@ -311,7 +313,7 @@
   Chart.prototype.palette = function () {
     var p = PALETTES[this.theme()];
     var out = [];
-    for (var i = 0; i < this.signals.length; i++) out.push(this.colors[i] || p[i % p.length]);
+    for (var i = 0; i < this.signals.length; i++) out.push(this.colors[i] || p[(i + this.colorIndex) % p.length]);
     return out;
   };
   Chart.prototype.togglePause = function () {

@@ -136,21 +136,6 @@ bool CacheWriter::rotation_due() const {
     return false;
 }
 
-// Writes all of buf at the current end of fd; false with errno set on failure.
-static bool write_all(int fd, const void* buf, size_t n) {
-    auto p = static_cast<const char*>(buf);
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-    }
-    return true;
-}
-
 bool CacheWriter::open_file() {
     std::error_code ec;
     fs::create_directories(config_.avro_dir, ec);
@@ -179,8 +164,8 @@ bool CacheWriter::open_file() {
     };
     avro::BlockEncoder enc(schema_, opts);
     std::string header = enc.header();
-    if (!write_all(fd.get(), header.data(), header.size())) {
-        log_disk_error(net::errno_message("write header " + path.string()));
+    if (int err = write_all(fd.get(), header.data(), header.size()); err != 0) {
+        log_disk_error(net::errno_message("write header " + path.string(), err));
         fd.reset();
         ::unlink(path.c_str());
         return false;
@@ -189,7 +174,7 @@ bool CacheWriter::open_file() {
     fd_ = std::move(fd);
     auto ipath = cache::index_path(path);
     index_fd_.reset(::open(ipath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    index_ok_ = index_fd_.valid() && write_all(index_fd_.get(), cache::index_magic, sizeof cache::index_magic);
+    index_ok_ = index_fd_.valid() && write_all(index_fd_.get(), cache::index_magic, sizeof cache::index_magic) == 0;
     FileState s;
     s.path = path;
     s.size = header.size() + (index_ok_ ? sizeof cache::index_magic : 0);
@@ -229,8 +214,7 @@ void CacheWriter::write_block(Block& b) {
     }
     // Blocks are appended: the file's end is where this one starts.
     off_t offset = ::lseek(fd_.get(), 0, SEEK_END);
-    if (!write_all(fd_.get(), encoded_.data(), encoded_.size())) {
-        int err = errno;
+    if (int err = write_all(fd_.get(), encoded_.data(), encoded_.size()); err != 0) {
         // Cut the partial block off so the file stays readable to its end.
         if (::ftruncate(fd_.get(), offset) != 0) {
             close_file();  // cannot repair: start a new file next time
@@ -249,7 +233,7 @@ void CacheWriter::write_block(Block& b) {
     if (index_ok_) {
         uint8_t entry[cache::index_entry_bytes];
         cache::encode_index_entry({static_cast<uint64_t>(offset), b.count, b.min_ns, b.max_ns, encoded_.size()}, entry);
-        if (write_all(index_fd_.get(), entry, sizeof entry)) f.size += sizeof entry;
+        if (write_all(index_fd_.get(), entry, sizeof entry) == 0) f.size += sizeof entry;
         else index_ok_ = false;  // readers scan past the last indexed block
     }
     counters_.newest_time_ns = b.max_ns;

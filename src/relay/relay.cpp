@@ -270,31 +270,18 @@ void Relay::decimate(const uint8_t* p, size_t len, bool spans_valid) {
         size_t before = dec_out_.size();
         int k = decimator_->push(p + off, consumed, spans_.data(), dec_out_);
         if (k > 0) {
-            if (before > 0 && dec_header_len_ + dec_out_.size() > limit) {
-                // Send what was there; the new outputs (a minmax pair stays together) start the next one.
-                net::patch_mcast_header(dec_header_, dec_seq_++, dec_records_);
-                iovec iov[2] = {{dec_header_, dec_header_len_}, {dec_out_.data(), before}};
-                msghdr m{};
-                m.msg_name = &dec_addr_;
-                m.msg_namelen = sizeof dec_addr_;
-                m.msg_iov = iov;
-                m.msg_iovlen = 2;
-                if (::sendmsg(mcast_fd_.get(), &m, 0) < 0) counters_.mcast_errors.fetch_add(1, std::memory_order_relaxed);
-                else counters_.mcast_decimated_datagrams.fetch_add(1, std::memory_order_relaxed);
-                counters_.mcast_decimated_records.fetch_add(dec_records_, std::memory_order_relaxed);
-                dec_out_.erase(0, before);
-                dec_records_ = 0;
-            }
+            // Send what was there; the new outputs (a minmax pair stays together) start the next one.
+            if (before > 0 && dec_header_len_ + dec_out_.size() > limit) send_decimated_prefix(before);
             dec_records_ = static_cast<uint16_t>(dec_records_ + k);
         }
         off += consumed;
     }
 }
 
-void Relay::send_decimated() {
-    if (dec_records_ == 0) return;
+// Sends the first `bytes` of dec_out_ (holding dec_records_ records) as one decimated datagram.
+void Relay::send_decimated_prefix(size_t bytes) {
     net::patch_mcast_header(dec_header_, dec_seq_++, dec_records_);
-    iovec iov[2] = {{dec_header_, dec_header_len_}, {dec_out_.data(), dec_out_.size()}};
+    iovec iov[2] = {{dec_header_, dec_header_len_}, {dec_out_.data(), bytes}};
     msghdr m{};
     m.msg_name = &dec_addr_;
     m.msg_namelen = sizeof dec_addr_;
@@ -303,8 +290,12 @@ void Relay::send_decimated() {
     if (::sendmsg(mcast_fd_.get(), &m, 0) < 0) counters_.mcast_errors.fetch_add(1, std::memory_order_relaxed);
     else counters_.mcast_decimated_datagrams.fetch_add(1, std::memory_order_relaxed);
     counters_.mcast_decimated_records.fetch_add(dec_records_, std::memory_order_relaxed);
-    dec_out_.clear();
+    dec_out_.erase(0, bytes);
     dec_records_ = 0;
+}
+
+void Relay::send_decimated() {
+    if (dec_records_ > 0) send_decimated_prefix(dec_out_.size());
 }
 
 void Relay::report_malformed(Malformed why, size_t where, size_t len, const sockaddr_in& from) {

@@ -48,6 +48,7 @@ private:
     void send_full();
     void decimate(const uint8_t* p, size_t len, bool spans_valid);
     void send_decimated();
+    void send_decimated_prefix(size_t bytes);
     void report_malformed(Malformed why, size_t where, size_t len, const sockaddr_in& from);
     void monitor_loop(const std::atomic<bool>& stop);
     void publish_status(double interval_s, bool log_line);

@@ -17,6 +17,7 @@
 #include <snappy.h>
 
 #include "core/avro/codec.hpp"
+#include "core/fd.hpp"
 
 namespace speeddata::avro {
 
@@ -25,49 +26,6 @@ namespace {
 constexpr char magic[4] = {'O', 'b', 'j', 1};
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// Owns a file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    int get() const { return fd_; }
-    // Closes now and reports the error close() gives (write-back failures show up here).
-    int close() {
-        if (fd_ < 0) return 0;
-        int r = ::close(std::exchange(fd_, -1));
-        return r == 0 ? 0 : errno;
-    }
-    void reset() {
-        if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-    }
-
-private:
-    int fd_ = -1;
-};
-
-// Writes all of [p, p+n); returns 0 or an errno.
-int write_all(int fd, const char* p, size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-    }
-    return 0;
-}
 
 // Reads up to n bytes at offset; returns bytes read (short only at end of file) or -errno.
 ssize_t read_at(int fd, char* p, size_t n, uint64_t offset) {

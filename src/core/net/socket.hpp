@@ -8,31 +8,12 @@
 #include <string>
 #include <utility>
 
+#include "core/fd.hpp"
 #include "core/status.hpp"
 
 namespace speeddata::net {
 
-// Owns a file descriptor; closes it on destruction.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) { reset(); fd_ = std::exchange(o.fd_, -1); }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    void reset(int fd = -1);
-    int release() { return std::exchange(fd_, -1); }
-
-private:
-    int fd_ = -1;
-};
+using speeddata::Fd;  // core/fd.hpp
 
 // "<what>: <strerror(errno)>" for the current errno.
 std::string errno_message(const std::string& what);

@@ -176,7 +176,11 @@ def main():
     subprocess.run(["cmake", "--build", str(BUILD), "--target", *targets], check=True,
                    stdout=subprocess.DEVNULL)
     rows = []
+    global BIN, SINK
     with tempfile.TemporaryDirectory(prefix="sd-bench-", dir="/var/tmp") as tmp:
+        # Private copies: a rebuild during the run must not swap the binaries under it.
+        BIN = Path(shutil.copy2(BIN, Path(tmp) / "speeddata"))
+        SINK = Path(shutil.copy2(SINK, Path(tmp) / "udp_sink"))
         for size in [int(s) for s in args.sizes.split(",")]:
             res = {"bare": [], "relay": []}
             for rep in range(args.repeats):

@@ -273,3 +273,16 @@ def test_bad_config_file_is_a_one_line_error(stack):
     r = stack.run("orchestrator")
     assert r.returncode == 2
     assert "orchestrator.yaml: http.prot: unknown key" in r.stderr
+
+
+def test_shipped_orchestrator_yaml_loads_with_its_documented_defaults(stack):
+    stack.add_channel("example")
+    (stack.config_dir / "orchestrator.yaml").write_text((sdtest.REPO / "config" / "orchestrator.yaml").read_text())
+    proc, api = start_orchestrator(stack)
+    try:
+        st, av, _ = api.get("/api/v1/ports/available")
+        assert (av["start"], av["end"]) == (26100, 26999)
+        st, h, _ = api.get("/api/v1/health")
+        assert h["registry"].endswith("state/orchestrator.sqlite")
+    finally:
+        proc.stop()

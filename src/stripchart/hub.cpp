@@ -241,7 +241,8 @@ void Hub::ingest(const uint8_t* data, size_t size) {
         bool is_int = e.time.type == avro::Type::int_type || e.time.type == avro::Type::long_type;
         if (read_number(p + ts.offset, ts.length, e.time, tv, &ti)) {
             int64_t ns = is_int ? to_ns(ti, e.unit) : to_ns(tv, e.unit);
-            double t_ms = static_cast<double>(ns) / 1e6;
+            // Split so the ms keep their sub-ms digits (a double of the ns would round to 256 ns).
+            double t_ms = static_cast<double>(ns / 1'000'000) + static_cast<double>(ns % 1'000'000) / 1e6;
             if (first_time_ms < 0) first_time_ms = t_ms;
             ch.last_time_ns = ns;
             // Only same-named channels feed the registered signals (the id map is per channel).

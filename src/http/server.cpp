@@ -6,6 +6,7 @@
 #include "http/server.hpp"
 #include "http/server_beast.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -349,7 +350,12 @@ private:
     }
 
     // Sends a response whose connection closes afterwards (errors before a request was read).
-    void send_simple(Response r, bool keep_alive) { send(std::move(r), keep_alive, false); }
+    // The unread request body is drained afterwards so that a client still sending it gets
+    // the answer instead of a broken pipe.
+    void send_simple(Response r, bool keep_alive) {
+        drain_ = true;
+        send(std::move(r), keep_alive, false);
+    }
 
     void send(Response r, bool keep_alive, bool head) {
         if (server_.stopping) keep_alive = false;
@@ -427,13 +433,28 @@ private:
         if (ec || !keep_alive || server_.stopping) {
             beast::error_code ignored;
             stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            if (!ec && drain_ && !server_.stopping) {
+                // Bounded: at most 5 s and 256 MiB, then the connection closes regardless.
+                stream_.expires_after(std::chrono::seconds(5));
+                drain();
+            }
             return;
         }
         read();
     }
 
+    void drain() {
+        stream_.async_read_some(asio::buffer(drain_buf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+            self->drained_ += n;
+            if (!ec && self->drained_ < (256u << 20)) self->drain();
+        });
+    }
+
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
+    bool drain_ = false;
+    size_t drained_ = 0;
+    std::array<char, 16384> drain_buf_{};
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     Server::Impl& server_;
 };

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/config/config.hpp"
 #include "core/net/mcast_header.hpp"
 
 namespace speeddata::stripchart {
@@ -86,6 +87,7 @@ struct SchemaEntry {
     std::unique_ptr<avro::Validator> validator;
     FieldPlan time;
     TimeUnit unit = TimeUnit::unknown;
+    std::string time_unit_text;  // as configured, for channels learned from this one
     std::vector<FieldPlan> numeric;
     std::vector<avro::FieldSpan> spans;  // scratch, one per top-level field
 };
@@ -119,7 +121,8 @@ struct ChannelState {
 struct Hub::Impl {
     HubOptions options;
     mutable std::mutex mu;
-    std::map<uint64_t, std::unique_ptr<SchemaEntry>> schemas;  // by fingerprint
+    // By (fingerprint, channel): channels may share a schema, each has its own signals.
+    std::map<std::pair<uint64_t, std::string>, std::unique_ptr<SchemaEntry>> schemas;
     std::vector<SignalBuf> signals;                            // index = signal id
     std::map<std::string, uint32_t, std::less<>> signal_by_name;
     std::map<std::string, ChannelState, std::less<>> channels;
@@ -164,22 +167,29 @@ Hub::~Hub() = default;
 
 Result<bool> Hub::add_channel(const std::string& channel, const avro::Schema& schema,
                               const std::string& time_field, const std::string& time_unit) {
+    std::lock_guard lock(impl_->mu);
+    auto r = add_locked(channel, schema, time_field, time_unit);
+    if (r.ok() && *r) signals_version_.fetch_add(1);
+    return r;
+}
+
+Result<bool> Hub::add_locked(const std::string& channel, const avro::Schema& schema,
+                             const std::string& time_field, const std::string& time_unit) {
     if (schema.root().type != avro::Type::record)
         return Status::error(fmt::format("channel '{}': schema is not a record", channel));
     int ti = schema.field_index(time_field);
     if (ti < 0) return Status::error(fmt::format("channel '{}': schema has no time field '{}'", channel, time_field));
     auto tplan = plan_for(schema, ti);
     if (!tplan) return Status::error(fmt::format("channel '{}': time field '{}' is not a number", channel, time_field));
-
-    std::lock_guard lock(impl_->mu);
-    auto existing = impl_->schemas.find(schema.fingerprint());
-    if (existing != impl_->schemas.end() && existing->second->channel == channel) return false;
+    auto key = std::make_pair(schema.fingerprint(), channel);
+    if (impl_->schemas.count(key)) return false;
 
     auto e = std::make_unique<SchemaEntry>();
     e->channel = channel;
     e->schema = schema;
     e->validator = std::make_unique<avro::Validator>(e->schema);
     e->time = *tplan;
+    e->time_unit_text = time_unit;
     const avro::Node& tnode = schema.node(schema.root().fields[ti].type);
     const avro::Node& tvalue = tplan->is_union ? schema.node(tnode.branches[tplan->value_branch]) : tnode;
     e->unit = time_unit_of(tvalue, time_unit == "auto" ? std::string_view{} : std::string_view(time_unit));
@@ -192,14 +202,13 @@ Result<bool> Hub::add_channel(const std::string& channel, const avro::Schema& sc
     }
     e->spans.resize(schema.root().fields.size());
     impl_->channels[channel];  // the channel shows up in the lists before its first datagram
-    impl_->schemas[schema.fingerprint()] = std::move(e);
-    signals_version_.fetch_add(1);
+    impl_->schemas[key] = std::move(e);
     return true;
 }
 
-bool Hub::knows_fingerprint(uint64_t fingerprint) const {
+bool Hub::knows(const std::string& channel, uint64_t fingerprint) const {
     std::lock_guard lock(impl_->mu);
-    return impl_->schemas.count(fingerprint) > 0;
+    return impl_->schemas.count({fingerprint, channel}) > 0;
 }
 
 void Hub::ingest(const uint8_t* data, size_t size) {
@@ -211,7 +220,19 @@ void Hub::ingest(const uint8_t* data, size_t size) {
         ++m.counters.malformed;
         return;
     }
-    auto it = m.schemas.find(h->fingerprint);
+    auto it = m.schemas.find(std::make_pair(h->fingerprint, std::string(h->channel)));
+    if (it == m.schemas.end()) {
+        // A channel we were not told about, with a schema another channel uses: learn it.
+        auto other = m.schemas.lower_bound(std::make_pair(h->fingerprint, std::string()));
+        if (other != m.schemas.end() && other->first.first == h->fingerprint &&
+            config::check_channel_name(h->channel).ok()) {
+            const SchemaEntry& o = *other->second;
+            auto r = add_locked(std::string(h->channel), o.schema,
+                                o.schema.root().fields[o.time.index].name, o.time_unit_text);
+            if (r.ok() && *r) signals_version_.fetch_add(1);
+            it = m.schemas.find(std::make_pair(h->fingerprint, std::string(h->channel)));
+        }
+    }
     if (it == m.schemas.end()) {
         ++m.counters.unknown_fingerprint;
         if (m.unknown.size() < 64 || m.unknown.count(h->fingerprint)) ++m.unknown[h->fingerprint];
@@ -245,8 +266,7 @@ void Hub::ingest(const uint8_t* data, size_t size) {
             double t_ms = static_cast<double>(ns / 1'000'000) + static_cast<double>(ns % 1'000'000) / 1e6;
             if (first_time_ms < 0) first_time_ms = t_ms;
             ch.last_time_ns = ns;
-            // Only same-named channels feed the registered signals (the id map is per channel).
-            if (h->channel == e.channel) {
+            {
                 for (const FieldPlan& f : e.numeric) {
                     double v = 0;
                     const avro::FieldSpan& s = e.spans[f.index];
@@ -314,7 +334,8 @@ nlohmann::json Hub::signals_json() const {
         sig.push_back({{"id", b.info.id}, {"name", b.info.name}, {"channel", b.info.channel},
                        {"field", b.info.field}, {"type", b.info.type}});
     nlohmann::json chans = nlohmann::json::object();
-    for (const auto& [fp, e] : impl_->schemas) {
+    for (const auto& [key, e] : impl_->schemas) {
+        uint64_t fp = key.first;
         nlohmann::json fields = nlohmann::json::array();
         const avro::Schema& s = e->schema;
         for (size_t i = 0; i < s.root().fields.size(); ++i) {

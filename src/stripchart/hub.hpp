@@ -77,13 +77,15 @@ public:
     Hub(const Hub&) = delete;
     Hub& operator=(const Hub&) = delete;
 
-    // Registers (or re-registers) a channel's schema; datagrams carrying this schema's
-    // fingerprint are then decoded. time_unit "" = from the logicalType, else inferred.
+    // Registers a channel's schema; datagrams of this channel carrying this schema's
+    // fingerprint are then decoded. A datagram of an unregistered channel whose fingerprint
+    // another channel has is decoded with that schema (the channel is learned on the fly). time_unit "" = from the logicalType, else inferred.
     // Error when the schema is not a record or lacks the time field. Returns true in the
     // Result when the schema was new (the signal list changed).
     Result<bool> add_channel(const std::string& channel, const avro::Schema& schema,
                              const std::string& time_field, const std::string& time_unit);
-    bool knows_fingerprint(uint64_t fingerprint) const;
+    // True when this channel is registered with this schema.
+    bool knows(const std::string& channel, uint64_t fingerprint) const;
 
     // Decodes one multicast datagram; counts what is wrong with it and otherwise ignores it.
     void ingest(const uint8_t* data, size_t size);
@@ -101,6 +103,8 @@ public:
     std::optional<uint32_t> signal_id(std::string_view name) const;
 
 private:
+    Result<bool> add_locked(const std::string& channel, const avro::Schema& schema,
+                            const std::string& time_field, const std::string& time_unit);
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::atomic<uint64_t> signals_version_{0};

@@ -186,7 +186,7 @@ Result<int> RegistryPoller::poll_once() {
         }
         auto schema = avro::Schema::parse(text);
         if (!schema) continue;
-        if (hub_.knows_fingerprint(schema->fingerprint())) continue;
+        if (hub_.knows(name, schema->fingerprint())) continue;
         auto cfg = e.contains("config") && e["config"].is_object() ? e["config"] : e;
         auto r = hub_.add_channel(name, *schema, str_or(cfg, "time_field", "time"), str_or(cfg, "time_unit", ""));
         if (r && *r) {

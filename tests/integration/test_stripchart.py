@@ -1,6 +1,7 @@
 """The stripchart server against a real relay's decimated multicast, over a real WebSocket:
 values and ordering, a slow client beside a fast one (bounded memory), malformed datagrams,
 unknown fingerprints and sequence-gap loss."""
+import json
 import math
 import socket
 import struct
@@ -228,3 +229,65 @@ def test_bad_control_messages_get_errors_and_sigint_exits_cleanly(stack):
     import signal
     sc.p.send_signal(signal.SIGINT)
     assert sc.p.wait(10) == 0
+
+
+def test_channel_registered_later_in_the_registry_is_picked_up(stack):
+    """A channel that relay.yaml did not have when the stripchart started, announced by the
+    orchestrator's registry API (served here by a small HTTP server in the test), shows up
+    in the signal list and its data flows."""
+    import http.server
+    stack.add_channel("example")
+    reg_port = free_tcp_port()
+    late_schema = (stack.config_dir / "agents" / "temperature.avsc").read_text()
+    registry = {"channels": [{"name": "example"}]}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/api/v1/channels":
+                body = json.dumps(registry).encode()
+            elif self.path == "/api/v1/channels/late/schema":
+                body = late_schema.encode()
+            elif self.path == "/api/v1/channels/example/schema":
+                body = (stack.config_dir / "agents" / "example.avsc").read_bytes()
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", reg_port), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = free_tcp_port()
+        (stack.config_dir / "stripchart.yaml").write_text(yaml.safe_dump({
+            "http": {"port": port}, "orchestrator": {"port": reg_port, "poll_interval": "200ms"}}))
+        sc = stack.start("stripchart", name="stripchart")
+        wait_http(port)
+        c = subscribe(port, ["late.temperature"])  # not known yet: kept until it appears
+        assert "late.temperature" not in signal_ids(port)
+        # Register it: relay.yaml for the relay, the registry for the stripchart.
+        stack.add_channel("late", schema="agents/temperature.avsc", decimation={"factor": 1})
+        registry["channels"].append({"name": "late", "time_field": "time"})
+        wait_for(lambda: "late.temperature" in signal_ids(port), 5, what="late channel learned")
+        stack.start_relay("late")
+        r = stack.run("send", "--channel", "late", "--count", "5", "--rate", "50")
+        assert r.returncode == 0, r.stderr
+        lid = signal_ids(port)["late.temperature"]
+        vals = []
+        deadline = time.time() + 5
+        while len(vals) < 5 and time.time() < deadline:
+            kind, m = c.recv()
+            if kind == "binary":
+                vals.extend(parse_frame(m)[2].get(lid, ((), ()))[1])
+        assert len(vals) == 5 and all(-50 < v < 60 for v in vals)
+        c.close()
+        assert sc.stop() == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()

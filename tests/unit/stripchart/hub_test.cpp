@@ -168,3 +168,24 @@ TEST(StripchartHub, EachSignalIsCappedPerFrameKeepingTheNewest) {
     for (size_t i = 1; i < n.v.size(); ++i) EXPECT_EQ(n.v[i], n.v[i - 1] + 1);
     EXPECT_GT(hub.counters().samples_dropped, 0u);
 }
+
+TEST(StripchartHub, ChannelsSharingASchemaKeepTheirOwnSignals) {
+    Hub hub;
+    ASSERT_TRUE(hub.add_channel("a", schema(), "time", "").ok());
+    ASSERT_TRUE(hub.add_channel("b", schema(), "time", "").ok());
+    EXPECT_TRUE(hub.knows("a", schema().fingerprint()));
+    EXPECT_FALSE(hub.knows("c", schema().fingerprint()));
+    uint64_t fp = schema().fingerprint();
+    const int64_t t0 = 1'795'507'500'000'000'000;
+    uint64_t v0 = hub.signals_version();
+    ingest(hub, datagram(fp, 0, {record(t0, "x", 1, 1, 1, true, 0)}, "a"));
+    ingest(hub, datagram(fp, 0, {record(t0, "x", 2, 2, 2, true, 0)}, "b"));
+    ingest(hub, datagram(fp, 0, {record(t0, "x", 3, 3, 3, true, 0)}, "c"));  // learned on the fly
+    EXPECT_GT(hub.signals_version(), v0);
+    auto segs = segments(*hub.take_frame());
+    EXPECT_EQ(segs[*hub.signal_id("a.x")].v, std::vector<double>{1});
+    EXPECT_EQ(segs[*hub.signal_id("b.x")].v, std::vector<double>{2});
+    ASSERT_TRUE(hub.signal_id("c.x"));
+    EXPECT_EQ(segs[*hub.signal_id("c.x")].v, std::vector<double>{3});
+    EXPECT_EQ(hub.counters().unknown_fingerprint, 0u);
+}

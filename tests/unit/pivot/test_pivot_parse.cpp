@@ -1,0 +1,152 @@
+// Times and durations of the pivot's CLI and REST parameters; the engine on hand-made files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "core/avro/codec.hpp"
+#include "core/avro/container.hpp"
+#include "core/cache_layout.hpp"
+#include "pivot/hdf5.hpp"
+#include "pivot/pivot.hpp"
+
+using namespace speeddata;
+
+TEST(PivotTime, Iso8601Forms) {
+    const int64_t t = 1737640800LL * 1000000000LL;  // 2025-01-23T14:00:00Z
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00Z"), t);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00"), t);  // no zone: UTC
+    EXPECT_EQ(*pivot::parse_time("2025-01-23 14:00:00z"), t);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T15:00:00+01:00"), t);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T09:30:00-0430"), t);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00Z"), t);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00.000000001Z"), t + 1);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00.5Z"), t + 500000000);
+    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00.1234567891Z"), t + 123456789);  // beyond ns: cut
+    EXPECT_EQ(*pivot::parse_time("2025-01-23"), t - 14 * 3600 * 1000000000LL);
+    EXPECT_EQ(*pivot::parse_time("1969-12-31T23:59:59Z"), -1000000000LL);
+    for (const char* bad : {"", "2025", "2025-1-23", "2025-13-01T00:00:00Z", "2025-01-23T14", "2025-01-23T14:00:00Q",
+                            "2025-01-23T14:00:00+25:00", "2025-01-23T14:00:00.Z", "now", "1737640800"}) {
+        auto r = pivot::parse_time(bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.message().find("is not an ISO 8601 time"), std::string::npos) << r.message();
+    }
+}
+
+TEST(PivotTime, Durations) {
+    const int64_t s = 1000000000LL;
+    EXPECT_EQ(*pivot::parse_iso_duration("PT30S"), 30 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("PT1M"), 60 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("PT1H30M"), 5400 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("P1D"), 86400 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("P1DT2H"), 93600 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("P1W"), 7 * 86400 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("PT0.5S"), s / 2);
+    EXPECT_EQ(*pivot::parse_iso_duration("PT0,25S"), s / 4);
+    EXPECT_EQ(*pivot::parse_iso_duration("pt2s"), 2 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("30s"), 30 * s);
+    EXPECT_EQ(*pivot::parse_iso_duration("250ms"), s / 4);
+    for (const char* bad : {"", "P", "PT", "P1M", "P1Y", "PT1D", "PT-1S", "PT0S", "PTS", "P1H", "0s", "abc"}) {
+        auto r = pivot::parse_iso_duration(bad);
+        EXPECT_FALSE(r.ok()) << bad;
+    }
+}
+
+namespace {
+
+// Writes a cache file of n records {time: long ns, v: double} in blocks of `per_block`
+// with a .idx, as the relay would.
+void write_cache_file(const std::filesystem::path& dir, int64_t t0, int n, int per_block, bool index = true) {
+    auto schema = avro::Schema::parse(
+        R"({"type":"record","name":"c","fields":[{"name":"time","type":"long"},{"name":"v","type":"double"}]})");
+    ASSERT_TRUE(schema.ok());
+    avro::BlockEncoderOptions o;
+    o.metadata["speeddata.channel"] = "c";
+    o.metadata["speeddata.time_field"] = "time";
+    o.metadata["speeddata.time_unit"] = "ns";
+    avro::BlockEncoder enc(*schema, o);
+    std::filesystem::create_directories(dir);
+    auto path = dir / cache::file_name("c", t0);
+    std::string file = enc.header(), idx(cache::index_magic, 8), block;
+    for (int b = 0; b * per_block < n; ++b) {
+        std::string datums;
+        int cnt = 0;
+        for (int i = b * per_block; i < std::min(n, (b + 1) * per_block); ++i, ++cnt) {
+            avro::append_long(datums, t0 + i * 1000);
+            avro::append_double(datums, i * 0.5);
+        }
+        ASSERT_TRUE(enc.encode_block({reinterpret_cast<const uint8_t*>(datums.data()), datums.size()},
+                                     static_cast<uint64_t>(cnt), block).ok());
+        cache::IndexEntry e{file.size(), static_cast<uint64_t>(cnt), t0 + b * per_block * 1000,
+                            t0 + (b * per_block + cnt - 1) * 1000, block.size()};
+        uint8_t raw[cache::index_entry_bytes];
+        cache::encode_index_entry(e, raw);
+        idx.append(reinterpret_cast<char*>(raw), sizeof raw);
+        file += block;
+    }
+    FILE* f = std::fopen(path.c_str(), "wb");
+    std::fwrite(file.data(), 1, file.size(), f);
+    std::fclose(f);
+    if (index) {
+        f = std::fopen(cache::index_path(path).c_str(), "wb");
+        std::fwrite(idx.data(), 1, idx.size(), f);
+        std::fclose(f);
+    }
+}
+
+std::vector<int64_t> read_times(const std::filesystem::path& h5) {
+    h5::H5Id f(H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    h5::H5Id d(H5Dopen2(f.get(), "c/time", H5P_DEFAULT));
+    h5::H5Id s(H5Dget_space(d.get()));
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(s.get(), &n, nullptr);
+    std::vector<int64_t> out(n);
+    if (n) H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
+    return out;
+}
+
+}  // namespace
+
+TEST(PivotEngine, IndexSelectsBlocksAndEdgesAreExact) {
+    auto dir = std::filesystem::temp_directory_path() / ("pivot_unit_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    const int64_t t0 = 1700000000000000000LL;
+    write_cache_file(dir / "c", t0, 10000, 100);
+    pivot::ExportRequest req;
+    req.channels = {"c"};
+    req.start_ns = t0 + 4321 * 1000;
+    req.end_ns = t0 + 4410 * 1000;
+    pivot::Hdf5Options o;
+    o.chunk_rows = 7;  // many flushes: bounded buffers
+    auto out = dir / "o.h5";
+    auto r = pivot::export_range(dir, req, o, out);
+    ASSERT_TRUE(r.ok()) << r.status.message();
+    EXPECT_EQ(r.rows, 89u);
+    EXPECT_EQ(r.blocks_read, 2u);  // blocks 43 and 44 only, found through the index
+    auto t = read_times(out);
+    ASSERT_EQ(t.size(), 89u);
+    EXPECT_EQ(t.front(), req.start_ns);
+    EXPECT_EQ(t.back(), req.end_ns - 1000);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(PivotEngine, UnindexedTailIsScanned) {
+    auto dir = std::filesystem::temp_directory_path() / ("pivot_unit2_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    const int64_t t0 = 1700000000000000000LL;
+    write_cache_file(dir / "c", t0, 1000, 100, /*index=*/false);
+    pivot::ExportRequest req;
+    req.channels = {"c"};
+    req.start_ns = t0 + 950 * 1000;
+    req.end_ns = t0 + 2000 * 1000;
+    auto out = dir / "o.h5";
+    auto r = pivot::export_range(dir, req, {}, out);
+    ASSERT_TRUE(r.ok()) << r.status.message();
+    EXPECT_EQ(read_times(out).size(), 50u);
+    req.start_ns = t0 - 100;
+    req.end_ns = t0;
+    r = pivot::export_range(dir, req, {}, out);
+    EXPECT_EQ(r.kind, pivot::ErrorKind::no_data);
+    EXPECT_FALSE(std::filesystem::exists(out));
+    std::filesystem::remove_all(dir);
+}

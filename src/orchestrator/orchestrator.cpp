@@ -341,9 +341,18 @@ json Orchestrator::channel_json(const Channel& ch) const {
     // Live figures: the relay's status file, if it is this process's and fresh.
     std::string status = info && info->pid > 0 ? "starting" : (info && info->state == "backoff" ? "restarting" : "stopped");
     json figures = nullptr;
-    auto text = read_text(ch.cfg.status_file);
-    if (text) {
-        json st = json::parse(*text, nullptr, false);
+    // Status files change once a second: parse each version once (the API is polled by
+    // consoles and Prometheus far more often than that).
+    std::error_code fec;
+    const auto mtime = fs::last_write_time(ch.cfg.status_file, fec);
+    auto& cached = status_cache_[ch.cfg.name];
+    if (!fec && (cached.mtime != mtime || cached.status.is_null())) {
+        auto text = read_text(ch.cfg.status_file);
+        cached.mtime = mtime;
+        cached.status = text ? json::parse(*text, nullptr, false) : json();
+    }
+    if (!fec) {
+        const json& st = cached.status;
         if (st.is_object()) {
             const int64_t now_ns =
                 duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();

@@ -97,6 +97,11 @@ private:
     std::filesystem::path work_dir_;  // <state_path>/orchestrator: channel files, schemas, logs
     mutable std::mutex mutex_;        // guards channels_ (and registration as a whole)
     std::map<std::string, Channel> channels_;
+    struct StatusCache {
+        std::filesystem::file_time_type mtime;
+        nlohmann::json status;  // parsed relay status file (null if unreadable)
+    };
+    mutable std::map<std::string, StatusCache> status_cache_;  // by channel, guarded by mutex_
     std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 

@@ -264,7 +264,9 @@ std::size_t pacer::acquire(std::size_t want) {
     }
     std::uint64_t last = issued_ + std::min(want, bunch_) - 1;  // wait for this item
     std::int64_t wake = due_ns(last);
-    if (deadline_ns_ && due_ns(issued_) >= deadline_ns_) return 0;
+    // The run ends at the deadline on the clock even when sending fell behind the schedule:
+    // --duration is seconds of running, not a budget of datagrams.
+    if (deadline_ns_ && (due_ns(issued_) >= deadline_ns_ || monotonic_ns() >= deadline_ns_)) return 0;
     if (deadline_ns_ && wake > deadline_ns_) wake = deadline_ns_;
     timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {

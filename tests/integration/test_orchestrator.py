@@ -286,3 +286,22 @@ def test_shipped_orchestrator_yaml_loads_with_its_documented_defaults(stack):
         assert h["registry"].endswith("state/orchestrator.sqlite")
     finally:
         proc.stop()
+
+
+def test_kill9_of_the_orchestrator_leaves_no_relay_and_a_restart_recovers(stack):
+    stack.add_channel("example")
+    port = free_tcp_port()
+    proc, api = start_orchestrator(stack, port=port)
+    st, ch, _ = api.post("/api/v1/channels", {"name": "orphan", "schema_path": "agents/example.avsc"})
+    assert st == 201
+    pids = [wait_active(api, "orphan")["pid"], wait_active(api, "example")["pid"]]
+    proc.kill9()
+    # PR_SET_PDEATHSIG: the relays get SIGTERM when their supervisor dies, and flush.
+    wait_for(lambda: not any(pid_alive(p) for p in pids), 10, what="relays gone after kill -9")
+    proc, api = start_orchestrator(stack, port=port)
+    try:
+        wait_active(api, "orphan")
+        send_example(ch["port"], 30)
+        wait_for(lambda: records(api, "orphan") == 30, 10, what="records after recovery")
+    finally:
+        proc.stop()

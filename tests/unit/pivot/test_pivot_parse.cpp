@@ -150,3 +150,29 @@ TEST(PivotEngine, UnindexedTailIsScanned) {
     EXPECT_FALSE(std::filesystem::exists(out));
     std::filesystem::remove_all(dir);
 }
+
+TEST(PivotEngine, IndexLaggingBehindTheFileIsCompletedByScanning) {
+    // A relay killed between writing a block and its index entry, or still writing: the
+    // index covers blocks 0..29 of 100; records of later blocks must still be exported.
+    auto dir = std::filesystem::temp_directory_path() / ("pivot_unit3_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    const int64_t t0 = 1700000000000000000LL;
+    write_cache_file(dir / "c", t0, 10000, 100);
+    auto files = cache::list_files(dir / "c", "c");
+    ASSERT_EQ(files.size(), 1u);
+    std::filesystem::resize_file(cache::index_path(files[0].path), 8 + 30 * cache::index_entry_bytes);
+    pivot::ExportRequest req;
+    req.channels = {"c"};
+    req.start_ns = t0 + 2950 * 1000;  // straddles the last indexed block and the unindexed tail
+    req.end_ns = t0 + 3050 * 1000;
+    auto out = dir / "o.h5";
+    auto r = pivot::export_range(dir, req, {}, out);
+    ASSERT_TRUE(r.ok()) << r.status.message();
+    auto t = read_times(out);
+    ASSERT_EQ(t.size(), 100u);
+    EXPECT_EQ(t.front(), req.start_ns);
+    EXPECT_EQ(t.back(), req.end_ns - 1000);
+    // Only the overlapping indexed block is sought; the tail (70 blocks) is scanned.
+    EXPECT_EQ(r.blocks_read, 1u + 70u);
+    std::filesystem::remove_all(dir);
+}

@@ -443,7 +443,8 @@ Response Orchestrator::h_get(const Request& req) {
 }
 
 Response Orchestrator::h_register(const Request& req) {
-    json body = json::parse(req.body, nullptr, false);
+    // ordered_json keeps the client's key order, so the stored schema reads back as sent.
+    nlohmann::ordered_json body = nlohmann::ordered_json::parse(req.body, nullptr, false);
     if (body.is_discarded()) return Response::error(400, "malformed JSON in request body");
     if (!body.is_object()) return Response::error(400, "body: expected a JSON object");
     static const std::set<std::string> allowed = {"name", "port", "schema", "schema_path", "config"};
@@ -463,7 +464,7 @@ Response Orchestrator::h_register(const Request& req) {
     if (has_schema && has_path) return Response::error(400, "schema, schema_path: give one of them, not both");
     if (!has_schema && !has_path) return Response::error(400, "schema: required (an inline Avro schema, or schema_path)");
     if (has_schema) {
-        const json& s = body["schema"];
+        const auto& s = body["schema"];
         if (s.is_string()) {
             reg.schema_json = s.get<std::string>();
         } else if (s.is_object()) {
@@ -502,7 +503,7 @@ Response Orchestrator::h_register(const Request& req) {
     std::lock_guard lock(mutex_);
     if (channels_.count(name)) return Response::error(409, "channel '" + name + "' already exists");
     if (body.contains("port") && !body["port"].is_null()) {
-        const json& pj = body["port"];
+        const auto& pj = body["port"];
         if (!pj.is_number_integer() || pj.get<long>() < 1 || pj.get<long>() > 65535)
             return Response::error(400, "port: expected an integer 1..65535, got " + pj.dump());
         reg.port = pj.get<int>();

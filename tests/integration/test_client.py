@@ -38,6 +38,8 @@ def test_client_register_list_schema_validate_deregister(client):
     wait_for(lambda: (c.get_channel("py1")["figures"] or {}).get("records") == 120, 10, what="120 records")
 
     schema = c.get_schema("py1")
+    assert schema == json.loads(EXAMPLE_AVSC.read_text())
+    assert list(schema) == list(json.loads(EXAMPLE_AVSC.read_text())), "key order kept as sent"
     assert [f["name"] for f in schema["fields"]][:3] == ["time", "word", "counter"]
     assert c.validate_schema("py1", schema)["compatible"] is True
     with pytest.raises(SpeedDataError) as e:

@@ -39,3 +39,29 @@ def test_console_register_active_deregister(stack):
         assert api.get("/api/v1/channels/web1")[0] == 404
     finally:
         proc.stop()
+
+
+def test_console_shows_latest_values_from_the_stripchart(stack):
+    stack.add_channel("example")
+    for f in ("stripchart.yaml",):
+        (stack.config_dir / f).write_text((sdtest.REPO / "config" / f).read_text())
+    proc, api = start_orchestrator(stack)
+    strip = stack.start("stripchart", "--port", "8081", name="stripchart")
+    src = stack.start("send", "--channel", "example", "--rate", "200", name="send")
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        r = subprocess.run(["/usr/bin/node", str(HERE / "console_values_driver.mjs"), api.base, str(ARTIFACTS),
+                            "example", "counter"], capture_output=True, text=True, timeout=90)
+        assert r.stdout.strip(), r.stderr
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        assert r.returncode == 0, (res, r.stderr, strip.output()[-2000:])
+        assert "ws://" in res["ws_state"] and ":8081/ws" in res["ws_state"]
+        # Live: the counter advances between two reads a second apart.
+        c1 = float(res["first"]["counter"].replace(",", ""))
+        c2 = float(res["second"]["counter"].replace(",", ""))
+        assert c2 > c1
+        assert {"time", "sine_wave", "ramp"} <= set(res["second"])
+    finally:
+        src.stop()
+        strip.stop()
+        proc.stop()

@@ -174,6 +174,7 @@ function renderValues() {
   tr0.append(cell('time', 'muted'), cell(st.time || '–'));
   body.append(tr0);
   for (const [k, v] of Object.entries(st.values)) {
+    if (k === st.time_field) continue;  // shown above as ISO 8601
     const tr = document.createElement('tr');
     tr.append(cell(k, 'muted'), cell(typeof v === 'number' ? fmtNum(v, 6) : JSON.stringify(v), 'num'));
     body.append(tr);

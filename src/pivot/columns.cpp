@@ -229,6 +229,7 @@ struct ChannelColumns::Impl {
     Hdf5Options options;
     TimeUnit time_unit = TimeUnit::unknown;
     int time_index = -1;
+    int time_col = -1;          // the "time" column (not necessarily the first)
     Type time_type = Type::long_type;
     std::vector<Column> cols;
     Plan root;
@@ -736,6 +737,7 @@ Result<std::unique_ptr<ChannelColumns>> ChannelColumns::create(const avro::Schem
             t.op = Plan::op_time;
             t.node = f.type;
             t.col = impl->add_col("time", Kind::i64, "time", 8);
+            impl->time_col = t.col;
             rp.children.push_back(std::move(t));
             continue;
         }
@@ -781,7 +783,7 @@ const uint8_t* ChannelColumns::append(const uint8_t* p, const uint8_t* end, Stat
         return nullptr;
     }
     int64_t t = 0;
-    std::memcpy(&t, m.cols[0].data.data() + m.rows * 8, 8);  // column 0 is always time
+    std::memcpy(&t, m.cols[m.time_col].data.data() + m.rows * 8, 8);
     if (m.rows + m.written == 0) m.first_ns = t;
     m.last_ns = t;
     if (++m.rows >= m.options.chunk_rows) io_status = m.flush();

@@ -54,11 +54,11 @@ TEST(PivotTime, Durations) {
 
 namespace {
 
-// Writes a cache file of n records {time: long ns, v: double} in blocks of `per_block`
+// Writes a cache file of n records {v: double, time: long ns} in blocks of `per_block`
 // with a .idx, as the relay would.
 void write_cache_file(const std::filesystem::path& dir, int64_t t0, int n, int per_block, bool index = true) {
     auto schema = avro::Schema::parse(
-        R"({"type":"record","name":"c","fields":[{"name":"time","type":"long"},{"name":"v","type":"double"}]})");
+        R"({"type":"record","name":"c","fields":[{"name":"v","type":"double"},{"name":"time","type":"long"}]})");
     ASSERT_TRUE(schema.ok());
     avro::BlockEncoderOptions o;
     o.metadata["speeddata.channel"] = "c";
@@ -72,8 +72,8 @@ void write_cache_file(const std::filesystem::path& dir, int64_t t0, int n, int p
         std::string datums;
         int cnt = 0;
         for (int i = b * per_block; i < std::min(n, (b + 1) * per_block); ++i, ++cnt) {
+            avro::append_double(datums, i * 0.5);  // the time field is not the first one
             avro::append_long(datums, t0 + i * 1000);
-            avro::append_double(datums, i * 0.5);
         }
         ASSERT_TRUE(enc.encode_block({reinterpret_cast<const uint8_t*>(datums.data()), datums.size()},
                                      static_cast<uint64_t>(cnt), block).ok());
@@ -105,6 +105,14 @@ std::vector<int64_t> read_times(const std::filesystem::path& h5) {
     return out;
 }
 
+int64_t group_attr(const std::filesystem::path& h5, const char* name) {
+    h5::H5Id f(H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    h5::H5Id a(H5Aopen_by_name(f.get(), "c", name, H5P_DEFAULT, H5P_DEFAULT));
+    int64_t v = -1;
+    H5Aread(a.get(), H5T_NATIVE_INT64, &v);
+    return v;
+}
+
 }  // namespace
 
 TEST(PivotEngine, IndexSelectsBlocksAndEdgesAreExact) {
@@ -127,6 +135,9 @@ TEST(PivotEngine, IndexSelectsBlocksAndEdgesAreExact) {
     ASSERT_EQ(t.size(), 89u);
     EXPECT_EQ(t.front(), req.start_ns);
     EXPECT_EQ(t.back(), req.end_ns - 1000);
+    EXPECT_EQ(group_attr(out, "rows"), 89);
+    EXPECT_EQ(group_attr(out, "first_time_ns"), req.start_ns);
+    EXPECT_EQ(group_attr(out, "last_time_ns"), req.end_ns - 1000);
     std::filesystem::remove_all(dir);
 }
 

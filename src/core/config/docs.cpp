@@ -85,6 +85,10 @@ std::string options_markdown() {
     md += table(Section::stripchart, "");
     md += "\n### pivot.yaml\n\n";
     md += table(Section::pivot, "");
+    md += "\n### orchestrator.yaml\n\n"
+          "Optional (every key has a default). The REST API and console, ports for channels registered "
+          "at run time, restarts of relays (docs/orchestrator.md).\n\n";
+    md += table(Section::orchestrator, "");
     return md;
 }
 
@@ -104,6 +108,7 @@ it, else `$SPEEDDATA_CONFIG`, else `./config`.
 | `relay.yaml` | `defaults` (per-channel options for every channel) and `channels` (one entry per channel) |
 | `stripchart.yaml` | the live-chart web server |
 | `pivot.yaml` | HDF5 export: API address, request limits, HDF5 layout |
+| `orchestrator.yaml` | the orchestrator: REST API and console address, token, port range, relay restarts |
 | `agents/*.avsc` | Avro schemas, one per channel, named by `channels.NAME.schema` |
 
 ## How the files merge

@@ -60,7 +60,7 @@ struct KeyTree {
     }
 };
 
-enum class FileKind { global, relay, stripchart, pivot, channel_entry };
+enum class FileKind { global, relay, stripchart, pivot, channel_entry, orchestrator };
 
 void add_section(KeyTree& tree, Section section, const std::string& prefix) {
     for (const Option& o : detail::option_table()) {
@@ -89,6 +89,7 @@ KeyTree build_tree(FileKind kind) {
             break;
         case FileKind::stripchart: add_section(t, Section::stripchart, ""); break;
         case FileKind::pivot: add_section(t, Section::pivot, ""); break;
+        case FileKind::orchestrator: add_section(t, Section::orchestrator, ""); break;
         default: break;
     }
     return t;
@@ -97,7 +98,7 @@ KeyTree build_tree(FileKind kind) {
 const KeyTree& tree_for(FileKind kind) {
     static const KeyTree trees[] = {build_tree(FileKind::global), build_tree(FileKind::relay),
                                     build_tree(FileKind::stripchart), build_tree(FileKind::pivot),
-                                    build_tree(FileKind::channel_entry)};
+                                    build_tree(FileKind::channel_entry), build_tree(FileKind::orchestrator)};
     return trees[static_cast<int>(kind)];
 }
 
@@ -532,6 +533,31 @@ Result<PivotConfig> load_pivot_config(const fs::path& config_dir) {
     apply_defaults(pc, {Section::pivot});
     apply(pc, {Section::pivot}, *own, "");
     return pc;
+}
+
+Result<OrchestratorConfig> load_orchestrator_config(const fs::path& config_dir) {
+    auto global = read_file(config_dir, "global.yaml", FileKind::global);
+    if (!global) return global.status();
+    // Every key is optional: an absent file is an empty one.
+    std::error_code ec;
+    const bool present = fs::exists(config_dir / "orchestrator.yaml", ec);
+    auto own = present ? read_file(config_dir, "orchestrator.yaml", FileKind::orchestrator)
+                       : parse_text("{}", (config_dir / "orchestrator.yaml").string(), FileKind::orchestrator);
+    if (!own) return own.status();
+    OrchestratorConfig oc;
+    merge_globals(oc, config_dir, *global, *own);
+    apply_defaults(oc, {Section::orchestrator});
+    apply(oc, {Section::orchestrator}, *own, "");
+    if (oc.port_range_end < oc.port_range_start)
+        return Status::error((config_dir / "orchestrator.yaml").string() + ": ports.end: expected at least ports.start (" +
+                             std::to_string(oc.port_range_start) + "), got " + std::to_string(oc.port_range_end));
+    return oc;
+}
+
+nlohmann::ordered_json orchestrator_to_json(const OrchestratorConfig& orchestrator) {
+    auto out = section_json(orchestrator, {Section::orchestrator});
+    out["storage"] = section_json(orchestrator.storage, {Section::storage});
+    return out;
 }
 
 nlohmann::ordered_json channel_to_json(const ChannelConfig& channel) {

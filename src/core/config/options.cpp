@@ -90,6 +90,7 @@ std::vector<Option> make_table() {
     using C = ChannelConfig;
     using Sc = StripchartConfig;
     using P = PivotConfig;
+    using O = OrchestratorConfig;
     std::vector<Option> t;
 
     // --- multicast (global.yaml; overridable in any service file and per channel)
@@ -280,6 +281,47 @@ std::vector<Option> make_table() {
                  .doc = "How often the registry is asked for new channels (0 = never: only relay.yaml's "
                         "channels are shown). An unreachable orchestrator is retried, not an error.",
                  .access = SD_FIELD(Sc, registry_poll_interval)});
+
+    // --- orchestrator.yaml (docs/orchestrator.md)
+    t.push_back({.section = S::orchestrator, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",
+                 .doc = "Address of the orchestrator's REST API and web console; 0.0.0.0 serves the network "
+                        "(set a token then).",
+                 .access = SD_FIELD(O, bind)});
+    t.push_back({.section = S::orchestrator, .key = "http.port", .type = Type::integer, .default_text = "8080",
+                 .lo = 1, .hi = 65535, .doc = "TCP port of the REST API (`/api/v1`) and the console (`/`).",
+                 .access = SD_FIELD(O, port)});
+    t.push_back({.section = S::orchestrator, .key = "http.token_file", .type = Type::path, .default_text = "none",
+                 .doc = "File holding the bearer token required on every `/api/` path except `/api/v1/health` "
+                        "(relative: to the config directory; `none` = no token). `--token` and "
+                        "`$SPEEDDATA_TOKEN` override it.",
+                 .access = SD_FIELD(O, token_file)});
+    t.push_back({.section = S::orchestrator, .key = "http.threads", .type = Type::integer, .default_text = "2",
+                 .unit = "threads", .lo = 1, .hi = 64, .doc = "HTTP io threads: requests handled at once.",
+                 .access = SD_FIELD(O, threads)});
+    t.push_back({.section = S::orchestrator, .key = "http.max_body", .type = Type::size, .default_text = "1MiB",
+                 .unit = "bytes", .lo = 1024, .hi = gib, .doc = "Larger request bodies get 413 before they are read.",
+                 .access = SD_FIELD(O, max_body_bytes)});
+    t.push_back({.section = S::orchestrator, .key = "ports.start", .type = Type::integer, .default_text = "26100",
+                 .lo = 1, .hi = 65535, .doc = "First UDP port assigned to a channel registered without a port.",
+                 .access = SD_FIELD(O, port_range_start)});
+    t.push_back({.section = S::orchestrator, .key = "ports.end", .type = Type::integer, .default_text = "26999",
+                 .lo = 1, .hi = 65535, .doc = "Last UDP port of that range (at least ports.start).",
+                 .access = SD_FIELD(O, port_range_end)});
+    t.push_back({.section = S::orchestrator, .key = "restart.initial_delay", .type = Type::duration,
+                 .default_text = "250ms", .lo = 10, .hi = ms_per_h,
+                 .doc = "Delay before restarting a relay that died.", .access = SD_FIELD(O, restart_initial_delay)});
+    t.push_back({.section = S::orchestrator, .key = "restart.max_delay", .type = Type::duration,
+                 .default_text = "30s", .lo = 10, .hi = ms_per_d,
+                 .doc = "The delay doubles with each crash in a row, up to this.",
+                 .access = SD_FIELD(O, restart_max_delay)});
+    t.push_back({.section = S::orchestrator, .key = "restart.stable_after", .type = Type::duration,
+                 .default_text = "10s", .lo = 10, .hi = ms_per_d,
+                 .doc = "A relay that ran this long counts as healthy: its next restart waits initial_delay again.",
+                 .access = SD_FIELD(O, restart_stable_after)});
+    t.push_back({.section = S::orchestrator, .key = "relays.stop_timeout", .type = Type::duration,
+                 .default_text = "5s", .lo = 100, .hi = ms_per_h,
+                 .doc = "How long a relay may take to flush and exit on stop or de-registration before SIGKILL.",
+                 .access = SD_FIELD(O, stop_timeout)});
 
     // --- pivot.yaml
     t.push_back({.section = S::pivot, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/config/config.hpp"
+#include "core/config/orchestrator_config.hpp"
 
 namespace speeddata::config::detail {
 
@@ -40,6 +41,7 @@ enum class Section : uint8_t {
     channel_only,// channels.NAME.K only (port, schema: one per channel, no default)
     stripchart,  // K in stripchart.yaml
     pivot,       // K in pivot.yaml
+    orchestrator,// K in orchestrator.yaml
 };
 
 // A parsed option value. Integers are int64, sizes uint64 bytes, durations milliseconds,
@@ -54,7 +56,7 @@ struct Access {
     Value (*get)(const T&) = nullptr;
 };
 using Accessor = std::variant<Access<MulticastConfig>, Access<StorageConfig>, Access<ChannelConfig>,
-                              Access<StripchartConfig>, Access<PivotConfig>>;
+                              Access<StripchartConfig>, Access<PivotConfig>, Access<OrchestratorConfig>>;
 
 struct Alias {
     std::string_view alias;

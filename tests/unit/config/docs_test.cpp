@@ -39,6 +39,7 @@ TEST(OptionTable, StructInitializersMatchTableDefaults) {
     const ChannelConfig c;
     const StripchartConfig sc;
     const PivotConfig p;
+    const OrchestratorConfig oc;
     for (const Option& o : detail::option_table()) {
         if (o.default_text.empty()) continue;
         const std::string want = detail::format_value(o, detail::default_value(o));
@@ -51,6 +52,7 @@ TEST(OptionTable, StructInitializersMatchTableDefaults) {
                 if constexpr (std::is_same_v<A, detail::Access<ChannelConfig>>) got = detail::format_value(o, a.get(c));
                 if constexpr (std::is_same_v<A, detail::Access<StripchartConfig>>) got = detail::format_value(o, a.get(sc));
                 if constexpr (std::is_same_v<A, detail::Access<PivotConfig>>) got = detail::format_value(o, a.get(p));
+                if constexpr (std::is_same_v<A, detail::Access<OrchestratorConfig>>) got = detail::format_value(o, a.get(oc));
             },
             o.access);
         if (o.section == Section::storage) {

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -11,9 +12,9 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
 
 #include "core/avro/schema.hpp"
+#include "core/config/orchestrator_config.hpp"
 
 namespace speeddata::orchestrator {
 
@@ -26,23 +27,6 @@ using namespace std::chrono;
 // ---------------------------------------------------------------- settings
 
 namespace {
-
-std::string yaml_text(const YAML::Node& n) { return n.IsScalar() ? n.Scalar() : std::string(); }
-
-// Reads an integer in [lo, hi] from a scalar.
-Result<long> yaml_int(const YAML::Node& n, long lo, long hi, const std::string& what) {
-    const std::string expect = "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi);
-    if (!n.IsScalar()) return Status::error(what + ": " + expect);
-    try {
-        size_t used = 0;
-        long v = std::stol(n.Scalar(), &used);
-        if (used != n.Scalar().size() || v < lo || v > hi)
-            return Status::error(what + ": " + expect + ", got \"" + n.Scalar() + "\"");
-        return v;
-    } catch (...) {
-        return Status::error(what + ": " + expect + ", got \"" + n.Scalar() + "\"");
-    }
-}
 
 std::string iso_now() {
     auto t = system_clock::to_time_t(system_clock::now());
@@ -108,79 +92,32 @@ bool inside(const fs::path& dir, const fs::path& child) {
 }  // namespace
 
 Result<Settings> load_settings(const fs::path& config_dir) {
+    // config/orchestrator.yaml is part of the shared option table (docs/config.md).
+    auto oc = config::load_orchestrator_config(config_dir);
+    if (!oc) return oc.status();
     Settings s;
-    const fs::path file = config_dir / "orchestrator.yaml";
-    const std::string src = file.string();
-    std::error_code ec;
-    if (!fs::exists(file, ec)) return s;
-    YAML::Node root;
-    try {
-        root = YAML::LoadFile(file.string());
-    } catch (const std::exception& e) {
-        return Status::error(src + ": " + e.what());
+    s.bind = oc->bind;
+    s.port = oc->port;
+    s.threads = oc->threads;
+    s.max_body_bytes = oc->max_body_bytes;
+    s.port_range_start = oc->port_range_start;
+    s.port_range_end = oc->port_range_end;
+    s.backoff.initial = oc->restart_initial_delay;
+    s.backoff.max = oc->restart_max_delay;
+    s.backoff.stable = oc->restart_stable_after;
+    s.stop_timeout = oc->stop_timeout;
+    if (oc->token_file != "none" && !oc->token_file.empty()) {
+        const fs::path file = oc->token_file.is_absolute() ? oc->token_file : config_dir / oc->token_file;
+        auto text = read_text(file);
+        if (!text)
+            return Status::error((config_dir / "orchestrator.yaml").string() + ": http.token_file: " + text.message());
+        std::string token = *text;
+        while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+        if (token.empty())
+            return Status::error((config_dir / "orchestrator.yaml").string() + ": http.token_file: " + file.string() +
+                                 " is empty");
+        s.token = token;
     }
-    if (root.IsNull()) return s;
-    if (!root.IsMap()) return Status::error(src + ": expected a mapping at the top level");
-    static const std::map<std::string, std::set<std::string>> known = {
-        {"http", {"bind", "port", "token", "threads", "max_body"}},
-        {"ports", {"start", "end"}},
-        {"restart", {"initial_delay", "max_delay", "stable_after"}},
-        {"relays", {"stop_timeout"}},
-    };
-    for (const auto& sec : root) {
-        const std::string name = sec.first.as<std::string>();
-        auto k = known.find(name);
-        if (k == known.end()) return Status::error(src + ": " + name + ": unknown key");
-        if (sec.second.IsNull()) continue;
-        if (!sec.second.IsMap()) return Status::error(src + ": " + name + ": expected a mapping");
-        for (const auto& kv : sec.second) {
-            const std::string key = kv.first.as<std::string>();
-            const std::string path = name + "." + key;
-            if (!k->second.count(key)) return Status::error(src + ": " + path + ": unknown key");
-            const YAML::Node& v = kv.second;
-            auto dur = [&](milliseconds& out) -> Status {
-                auto d = config::parse_duration(yaml_text(v));
-                if (!d) return Status::error(src + ": " + path + ": expected a duration (e.g. 250ms, 30s), got \"" +
-                                             yaml_text(v) + "\"");
-                out = *d;
-                return Status();
-            };
-            Status st;
-            if (path == "http.bind") {
-                s.bind = yaml_text(v);
-                if (s.bind.empty()) st = Status::error(src + ": " + path + ": expected an IPv4 address");
-            } else if (path == "http.port") {
-                auto p = yaml_int(v, 0, 65535, src + ": " + path);
-                if (!p) return p.status();
-                s.port = static_cast<uint16_t>(*p);
-            } else if (path == "http.token") {
-                s.token = v.IsNull() ? "" : yaml_text(v);
-            } else if (path == "http.threads") {
-                auto p = yaml_int(v, 1, 64, src + ": " + path);
-                if (!p) return p.status();
-                s.threads = static_cast<int>(*p);
-            } else if (path == "http.max_body") {
-                auto sz = config::parse_size(yaml_text(v));
-                if (!sz || *sz == 0) return Status::error(src + ": " + path + ": expected a size (e.g. 1MiB)");
-                s.max_body_bytes = *sz;
-            } else if (path == "ports.start" || path == "ports.end") {
-                auto p = yaml_int(v, 1, 65535, src + ": " + path);
-                if (!p) return p.status();
-                (path == "ports.start" ? s.port_range_start : s.port_range_end) = static_cast<uint16_t>(*p);
-            } else if (path == "restart.initial_delay") {
-                st = dur(s.backoff.initial);
-            } else if (path == "restart.max_delay") {
-                st = dur(s.backoff.max);
-            } else if (path == "restart.stable_after") {
-                st = dur(s.backoff.stable);
-            } else if (path == "relays.stop_timeout") {
-                st = dur(s.stop_timeout);
-            }
-            if (!st.ok()) return st;
-        }
-    }
-    if (s.port_range_end < s.port_range_start)
-        return Status::error(src + ": ports.end: must be >= ports.start");
     return s;
 }
 

@@ -273,6 +273,27 @@ def test_bad_config_file_is_a_one_line_error(stack):
     r = stack.run("orchestrator")
     assert r.returncode == 2
     assert "orchestrator.yaml: http.prot: unknown key" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    (stack.config_dir / "orchestrator.yaml").write_text("ports:\n  start: 27000\n  end: 26000\n")
+    r = stack.run("orchestrator")
+    assert r.returncode == 2 and "ports.end: expected at least ports.start" in r.stderr
+    (stack.config_dir / "orchestrator.yaml").write_text("http:\n  token_file: missing.token\n")
+    r = stack.run("orchestrator")
+    assert r.returncode == 2 and "http.token_file" in r.stderr and "missing.token" in r.stderr
+    # The same option table drives `speeddata config show`-style docs: the key is documented.
+    assert "`http.token_file`" in (sdtest.REPO / "docs" / "config.md").read_text()
+
+
+def test_token_from_token_file(stack):
+    stack.add_channel("example")
+    (stack.config_dir / "api.token").write_text("from-file-42\n")
+    proc, api = start_orchestrator(stack, settings={"http": {"token_file": "api.token"}})
+    try:
+        assert api.get("/api/v1/channels")[0] == 401
+        api.token = "from-file-42"
+        assert api.get("/api/v1/channels")[0] == 200
+    finally:
+        proc.stop()
 
 
 def test_shipped_orchestrator_yaml_loads_with_its_documented_defaults(stack):

@@ -21,11 +21,12 @@
 
 namespace speeddata::orchestrator {
 
-// config/orchestrator.yaml (optional file; every key optional). See docs/orchestrator.md.
+// The orchestrator's settings: config/orchestrator.yaml (option table, docs/config.md) plus
+// command-line overrides.
 struct Settings {
     std::string bind = "127.0.0.1";          // http.bind
     uint16_t port = 8080;                    // http.port
-    std::string token;                       // http.token: bearer token for /api/ ("" = none)
+    std::string token;                       // from http.token_file / --token / $SPEEDDATA_TOKEN ("" = none)
     int threads = 2;                         // http.threads: io threads
     size_t max_body_bytes = 1u << 20;        // http.max_body: larger request bodies get 413
     uint16_t port_range_start = 26100;       // ports.start: auto-assigned UDP ports...
@@ -35,8 +36,8 @@ struct Settings {
     std::filesystem::path static_root;       // console files (found next to the executable)
 };
 
-// Reads <config_dir>/orchestrator.yaml over the defaults; a missing file gives the defaults.
-// Errors name the file and key: "config/orchestrator.yaml: http.port: expected an integer 1..65535".
+// Reads <config_dir>/orchestrator.yaml (config::load_orchestrator_config) and the token file;
+// a missing file gives the defaults. Errors name the file and key.
 Result<Settings> load_settings(const std::filesystem::path& config_dir);
 
 class Orchestrator {

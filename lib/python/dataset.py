@@ -287,28 +287,43 @@ _FIXED = {"boolean": 1, "float": 4, "double": 8}
 _VARINT = {"int", "long"}
 
 
+def _prim(t):
+    """(kind, info) of a primitive-like Avro type the numpy decoder handles, else None."""
+    if isinstance(t, dict) and t.get("type") in _FIXED.keys() | _VARINT | {"string", "bytes"}:
+        t = t["type"]  # logical types on primitives
+    if isinstance(t, str) and t in _FIXED:
+        return "fixed", t
+    if isinstance(t, str) and t in _VARINT:
+        return "varint", t
+    if t in ("string", "bytes"):
+        return t, None
+    if isinstance(t, dict) and t.get("type") == "enum":
+        return "enum", t["symbols"]
+    if isinstance(t, dict) and t.get("type") == "fixed":
+        return "fixedn", int(t["size"])
+    return None
+
+
 def _flat_plan(schema):
     """[(name, kind, info)] for a record whose fields the numpy decoder handles, else None.
-    kinds: fixed (boolean/float/double), varint (int/long), enum, string, bytes, fixedn."""
+    kinds: fixed (boolean/float/double), varint (int/long), enum, string, bytes, fixedn,
+    nullable (info = (null branch index, kind, info) of ["null", T] with T one of those)."""
     if not isinstance(schema, dict) or schema.get("type") != "record":
         return None
     plan = []
     for f in schema["fields"]:
         t = f["type"]
-        if isinstance(t, dict) and t.get("type") in _FIXED.keys() | _VARINT | {"string", "bytes"}:
-            t = t["type"]  # logical types on primitives
-        if isinstance(t, str) and t in _FIXED:
-            plan.append((f["name"], "fixed", t))
-        elif isinstance(t, str) and t in _VARINT:
-            plan.append((f["name"], "varint", t))
-        elif t in ("string", "bytes"):
-            plan.append((f["name"], t, None))
-        elif isinstance(t, dict) and t.get("type") == "enum":
-            plan.append((f["name"], "enum", t["symbols"]))
-        elif isinstance(t, dict) and t.get("type") == "fixed":
-            plan.append((f["name"], "fixedn", int(t["size"])))
-        else:
-            return None
+        pk = _prim(t)
+        if pk:
+            plan.append((f["name"], *pk))
+            continue
+        if isinstance(t, list) and len(t) == 2 and "null" in t:
+            null_at = t.index("null")
+            inner = _prim(t[1 - null_at])
+            if inner:
+                plan.append((f["name"], "nullable", (null_at, *inner)))
+                continue
+        return None
     return plan
 
 
@@ -337,6 +352,23 @@ def _varint_len_at(buf, p):
     return np.argmin(cont, axis=1) + 1
 
 
+def _field_len(buf, p, kind, info):
+    """Byte length of one field's value at each offset p."""
+    if kind == "fixed":
+        return _FIXED[info]
+    if kind == "fixedn":
+        return info
+    if kind in ("varint", "enum"):
+        return _varint_len_at(buf, p)
+    if kind == "nullable":
+        null_at, ik, ii = info
+        ln = _varint_len_at(buf, p)
+        present = (buf[np.minimum(p, len(buf) - 1)] >> 1) != null_at  # branch 0/1: one byte
+        return ln + np.where(present, _field_len(buf, p + ln, ik, ii), 0)
+    v, ln = _varints_at(buf, p)
+    return ln + np.maximum(v, 0)
+
+
 def _record_starts(buf, blocks, plan):
     """Start offsets of every record. Records inside a block are found one after the other,
     but all blocks advance in lockstep (one numpy operation per field covers every block),
@@ -354,19 +386,51 @@ def _record_starts(buf, blocks, plan):
             else:
                 steps.append(w)
         else:
-            steps.append(kind)
+            steps.append((kind, info))
     for k in range(starts.shape[0]):
         starts[k] = p
         for st in steps:
             if isinstance(st, int):
                 p = p + st
-            elif st in ("varint", "enum"):
-                p = p + _varint_len_at(buf, p)
             else:
-                v, ln = _varints_at(buf, p)
-                p = p + ln + np.maximum(v, 0)
+                p = p + _field_len(buf, p, *st)
     valid = np.arange(starts.shape[0])[:, None] < counts[None, :]
     return starts.T[valid.T]  # block by block, records in order
+
+
+def _field_values(data, buf, p, kind, info):
+    """(values of one field at each record offset p, offsets after it)."""
+    if kind == "fixed":
+        w = _FIXED[info]
+        idx = np.minimum(p[:, None] + np.arange(w), len(buf) - 1)
+        raw = buf[idx].reshape(-1).view({"boolean": np.uint8, "float": "<f4", "double": "<f8"}[info])
+        return (raw.astype(bool) if info == "boolean" else raw.copy()), p + w
+    if kind == "fixedn":
+        return buf[np.minimum(p[:, None] + np.arange(info), len(buf) - 1)], p + info
+    if kind in ("varint", "enum"):
+        v, ln = _varints_at(buf, p)
+        return (v.astype(np.int32) if (kind == "enum" or info == "int") else v), p + ln
+    if kind == "nullable":
+        null_at, ik, ii = info
+        ln = _varint_len_at(buf, p)
+        present = (buf[np.minimum(p, len(buf) - 1)] >> 1) != null_at
+        q = p + ln
+        vals, after = _field_values(data, buf, q, ik, ii)
+        if vals.dtype == object:
+            vals = vals.copy()
+            vals[~present] = "" if ik == "string" else b""
+        else:
+            vals = np.where(present.reshape((-1,) + (1,) * (vals.ndim - 1)), vals, 0).astype(vals.dtype)
+        mask = ~present if vals.ndim == 1 else np.repeat(~present[:, None], vals.shape[1], axis=1)
+        return np.ma.masked_array(vals, mask=mask), np.where(present, after, q)
+    v, ln = _varints_at(buf, p)
+    s = p + ln
+    e = s + np.maximum(v, 0)
+    if kind == "string":
+        vals = np.array([data[a:b].decode("utf-8", "replace") for a, b in zip(s.tolist(), e.tolist())], dtype=object)
+    else:
+        vals = np.array([data[a:b] for a, b in zip(s.tolist(), e.tolist())], dtype=object)
+    return vals, e
 
 
 def _decode_flat(data, blocks, plan):
@@ -377,28 +441,7 @@ def _decode_flat(data, blocks, plan):
     p = _record_starts(buf, blocks, plan)
     out = {}
     for name, kind, info in plan:
-        if kind == "fixed":
-            w = _FIXED[info]
-            idx = p[:, None] + np.arange(w)
-            raw = buf[idx].reshape(-1).view({"boolean": np.uint8, "float": "<f4", "double": "<f8"}[info])
-            out[name] = raw.astype(bool) if info == "boolean" else raw.copy()
-            p = p + w
-        elif kind == "fixedn":
-            out[name] = buf[p[:, None] + np.arange(info)]
-            p = p + info
-        elif kind in ("varint", "enum"):
-            v, ln = _varints_at(buf, p)
-            out[name] = v.astype(np.int32) if (kind == "enum" or info == "int") else v
-            p = p + ln
-        else:
-            v, ln = _varints_at(buf, p)
-            s = p + ln
-            e = s + v
-            if kind == "string":
-                out[name] = np.array([data[a:b].decode("utf-8") for a, b in zip(s.tolist(), e.tolist())], dtype=object)
-            else:
-                out[name] = np.array([data[a:b] for a, b in zip(s.tolist(), e.tolist())], dtype=object)
-            p = e
+        out[name], p = _field_values(data, buf, p, kind, info)
     return out
 
 

@@ -120,3 +120,37 @@ def test_read_avro_numpy_decoder_matches_python_avro(tmp_path):
         assert list(d.word) == [r["word"] for r in recs]
         assert list(d.noise) == [r["noise"] for r in recs]
         assert list(d.time_ns) == [r["time"] for r in recs]
+
+
+def test_read_avro_numpy_decoder_nullable_fields(tmp_path):
+    """["null", T] fields stay on the numpy path and come back as masked arrays."""
+    import json
+    import avro.datafile
+    import avro.io
+    import avro.schema
+    import dataset
+    sj = {"type": "record", "name": "n", "fields": [
+        {"name": "time", "type": "long"}, {"name": "x", "type": ["null", "double"]},
+        {"name": "s", "type": ["string", "null"]}, {"name": "k", "type": ["null", "int"]},
+        {"name": "flag", "type": "boolean"}]}
+    assert dataset._flat_plan(sj) is not None
+    schema = avro.schema.parse(json.dumps(sj))
+    recs = [{"time": 1_700_000_000_000_000_000 + i, "x": None if i % 3 == 0 else i * 0.25,
+             "s": None if i % 4 == 1 else "é" * (i % 5), "k": None if i % 2 else -i, "flag": i % 7 == 0}
+            for i in range(3000)]
+    path = tmp_path / "n.avro"
+    with open(path, "wb") as f:
+        w = avro.datafile.DataFileWriter(f, avro.io.DatumWriter(), schema)
+        for i, r in enumerate(recs):
+            w.append(r)
+            if i % 500 == 0:
+                w.flush()
+        w.close()
+    d = dataset.read_avro(str(path)).n
+    for name in ("x", "s", "k"):
+        col = getattr(d, name)
+        assert isinstance(col, np.ma.MaskedArray), name
+        assert [None if m else v for v, m in zip(col.data.tolist(), np.ma.getmaskarray(col))] == \
+            [r[name] for r in recs], name
+    assert list(d.flag) == [r["flag"] for r in recs]
+    assert list(d.time_ns) == [r["time"] for r in recs]

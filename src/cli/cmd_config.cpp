@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "core/config/config.hpp"
+#include "core/config/orchestrator_config.hpp"
 
 namespace speeddata::cli {
 
@@ -72,6 +73,7 @@ void run_check(const ConfigOptions& o) {
     if (!relay) fail("config", relay.message(), 2);
     if (auto s = config::load_stripchart_config(dir); !s) fail("config", s.message(), 2);
     if (auto p = config::load_pivot_config(dir); !p) fail("config", p.message(), 2);
+    if (auto oc = config::load_orchestrator_config(dir); !oc) fail("config", oc.message(), 2);
     std::cout << "config OK: " << relay->channels.size() << " channels\n";
 }
 
@@ -99,6 +101,9 @@ void run_show(const ConfigOptions& o) {
     all["relay"] = config::relay_to_json(*relay);
     all["stripchart"] = config::stripchart_to_json(*stripchart);
     all["pivot"] = config::pivot_to_json(*pivot);
+    auto orchestrator = config::load_orchestrator_config(dir);
+    if (!orchestrator) fail("config", orchestrator.message(), 2);
+    all["orchestrator"] = config::orchestrator_to_json(*orchestrator);
     print(all, o.json);
 }
 

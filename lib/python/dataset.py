@@ -505,7 +505,7 @@ def read_avro(path, schema_path=None, channel_name=None):
     The channel is named channel_name, else the file's speeddata.channel metadata, else the
     schema's name. The time field (speeddata.time_field metadata, default 'time') becomes
     int64 ns (time_ns) and float seconds (time). Flat record schemas (numbers, booleans,
-    strings, bytes, enums, fixed) are decoded with numpy, block by block; other schemas fall
+    strings, bytes, enums, fixed, ["null", T] of those) are decoded with numpy; other schemas fall
     back to python3-avro. schema_path is only needed for that fallback's reader schema."""
     meta, blocks = _read_container(path)
     schema = json.loads(meta["avro.schema"].decode())

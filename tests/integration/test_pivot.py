@@ -215,3 +215,18 @@ def test_convert_explicit_files_and_durations(stack, tmp_path):
     for d in ("P1D", "PT1H30M", "PT0.5S", "30s", "P1DT2H"):
         r = export_cli(stack, out, iso(T0_NS), duration=d)
         assert r.returncode == 0, (d, r.stderr)
+
+
+def test_channels_coverage_cli(stack):
+    write_pivot_config(stack)
+    port = stack.add_channel("example")
+    stack.start_relay("example")
+    send_records(stack, "example", port, EXAMPLE, [sdtest.example_record(i) for i in range(700)])
+    sdtest.wait_for(lambda: stack.counters("example").get("blocks_written", 0) >= 1, 10, what="a block")
+    r = stack.run("pivot", "channels", "--json")
+    assert r.returncode == 0, r.stderr
+    (c,) = json.loads(r.stdout)
+    files = stack.avro_files("example")
+    assert c["name"] == "example" and c["files"] == len(files) and c["records"] == 700
+    assert c["bytes"] == sum(f.stat().st_size + f.with_name(f.name + ".idx").stat().st_size for f in files)
+    assert c["first"] == "2023-11-14T22:13:20Z" and c["last"] == "2023-11-14T22:13:20.699Z"

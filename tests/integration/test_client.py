@@ -5,7 +5,7 @@ import pytest
 
 import sdtest
 from sdtest import wait_for
-from orchlib import send_example, start_orchestrator
+from orchlib import free_tcp_port, send_example, start_orchestrator
 from speeddata_client import SpeedDataClient, SpeedDataError
 
 EXAMPLE_AVSC = sdtest.REPO / "config" / "agents" / "example.avsc"
@@ -89,3 +89,43 @@ def test_client_token(stack):
         assert [x["name"] for x in SpeedDataClient(api.base, token="abc").list_channels()] == ["example"]
     finally:
         proc.stop()
+
+
+def test_client_export_and_tag_through_the_pivot_server(stack):
+    """SpeedDataClient.export() returns a Set read by dataset.read_hdf5; tag() keeps a range."""
+    import sys
+    sys.path.insert(0, str(sdtest.REPO / "lib" / "python"))
+    (stack.config_dir / "pivot.yaml").write_text((sdtest.REPO / "config" / "pivot.yaml").read_text())
+    stack.add_channel("example")
+    proc, api = start_orchestrator(stack)
+    pport = free_tcp_port()
+    pivot = stack.start("pivot", "serve", "--port", str(pport), name="pivot")
+    try:
+        c = SpeedDataClient(api.base, pivot_url=f"http://127.0.0.1:{pport}")
+        wait_for(lambda: pivot.alive() and _pivot_up(pport), 10, what="pivot server")
+        ch = c.get_channel("example")
+        wait_for(lambda: c.get_channel("example")["status"] == "active", 10, what="example active")
+        t0 = 1_700_000_000_000_000_000  # sdtest.example_record times: t0 + i ms
+        send_example(ch["port"], 300)
+        wait_for(lambda: (c.get_channel("example")["figures"] or {}).get("records_written") == 300, 10,
+                 what="300 records written")
+        data = c.export(start=t0 / 1e9, duration=0.2, channels=["example"], signals=["counter", "sine_wave"])
+        counters = list(data.example.counter)
+        assert counters == list(range(200))
+        assert abs(data.example.time[0] - t0 / 1e9) < 1e-6
+        tag = c.tag("first200", start=t0 / 1e9, duration=0.2, channels=["example"], note="from the client")
+        assert tag["name"] == "first200" and tag["note"] == "from the client"
+        with pytest.raises(SpeedDataError) as e:
+            c.export(start=t0 / 1e9, duration=0.2, channels=["nope"])
+        assert e.value.status == 404 and "nope" in e.value.message
+    finally:
+        pivot.stop()
+        proc.stop()
+
+
+def _pivot_up(port):
+    import urllib.request
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status == 200
+    except OSError:
+        return False

@@ -442,7 +442,6 @@ struct ChannelColumns::Impl {
                 c.ends.push_back(c.text.size());
                 return p;
             case Kind::array_num: {
-                uint64_t count = 0;
                 for (;;) {
                     if (!(p = rd_long(p, end, v))) return nullptr;
                     if (v == 0) break;
@@ -478,10 +477,8 @@ struct ChannelColumns::Impl {
                             }
                         }
                     }
-                    count += static_cast<uint64_t>(v);
                 }
                 c.ends.push_back(c.data.size() / c.elem);
-                (void)count;
                 return p;
             }
         }

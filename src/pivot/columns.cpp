@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <future>
 
 #include "core/avro/codec.hpp"
 
@@ -30,6 +31,10 @@ struct Column {
     std::vector<uint8_t> data;         // fixed-size values; array items
     std::string text;                  // string/bytes/json payloads, each NUL-terminated
     std::vector<uint64_t> ends;        // per row: end offset in text (bytes) / in data (array items)
+    // The previous chunk's buffers, being written by the writer thread.
+    std::vector<uint8_t> wdata;
+    std::string wtext;
+    std::vector<uint64_t> wends;
     // HDF5 state
     h5::H5Id dset;
     h5::H5Id len_dset;                 // arrays of varying length: "<name>__length"
@@ -238,7 +243,9 @@ struct ChannelColumns::Impl {
     int64_t first_ns = 0, last_ns = 0;
     h5::H5Id group;
     h5::H5Id str_type, bool_type, bytes_type;
-    std::vector<const char*> ptrs;  // scratch for vlen writes
+    std::future<Status> writer;     // the chunk being written, if any
+    uint64_t w_at = 0, w_rows = 0;  // its first row and row count
+    std::vector<const char*> ptrs;  // scratch for vlen writes (writer thread only)
     std::vector<hvl_t> vls;
     std::vector<uint8_t> dense;
 
@@ -588,66 +595,92 @@ struct ChannelColumns::Impl {
         return {};
     }
 
-    Status flush() {
+    // Writes the swapped-out buffers (c.w*) of w_rows rows at row w_at; runs on the writer thread.
+    Status write_buffers() {
         for (Column& c : cols) {
             Status st;
             switch (c.kind) {
                 case Kind::boolean:
-                    st = write_rows(c.dset.get(), bool_type.get(), c.data.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), bool_type.get(), c.wdata.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 case Kind::i32: case Kind::enum_i32:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_INT32, c.data.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), H5T_NATIVE_INT32, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 case Kind::i64:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_INT64, c.data.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), H5T_NATIVE_INT64, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 case Kind::f32:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_FLOAT, c.data.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), H5T_NATIVE_FLOAT, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 case Kind::f64:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_DOUBLE, c.data.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), H5T_NATIVE_DOUBLE, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 case Kind::fixed:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_UINT8, c.data.data(), written, rows, c.fixed_size, 2, c.name);
+                    st = write_rows(c.dset.get(), H5T_NATIVE_UINT8, c.wdata.data(), w_at, w_rows, c.fixed_size, 2, c.name);
                     break;
                 case Kind::string: case Kind::json: {
-                    ptrs.resize(rows);
+                    ptrs.resize(w_rows);
                     uint64_t b = 0;
-                    for (uint64_t i = 0; i < rows; ++i) {
-                        ptrs[i] = c.text.data() + b;
-                        b = c.ends[i];
+                    for (uint64_t i = 0; i < w_rows; ++i) {
+                        ptrs[i] = c.wtext.data() + b;
+                        b = c.wends[i];
                     }
-                    st = write_rows(c.dset.get(), str_type.get(), ptrs.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), str_type.get(), ptrs.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 }
                 case Kind::bytes: {
-                    vls.resize(rows);
+                    vls.resize(w_rows);
                     uint64_t b = 0;
-                    for (uint64_t i = 0; i < rows; ++i) {
-                        vls[i].p = c.text.data() + b;
-                        vls[i].len = c.ends[i] - b - 1;  // without the NUL we added
-                        b = c.ends[i];
+                    for (uint64_t i = 0; i < w_rows; ++i) {
+                        vls[i].p = c.wtext.data() + b;
+                        vls[i].len = c.wends[i] - b - 1;  // without the NUL we added
+                        b = c.wends[i];
                     }
-                    st = write_rows(c.dset.get(), bytes_type.get(), vls.data(), written, rows, 0, 1, c.name);
+                    st = write_rows(c.dset.get(), bytes_type.get(), vls.data(), w_at, w_rows, 0, 1, c.name);
                     break;
                 }
                 case Kind::array_num: st = flush_array(c); break;
             }
             if (!st.ok()) return st;
-            c.data.clear();
-            c.text.clear();
-            c.ends.clear();
+            c.wdata.clear();
+            c.wtext.clear();
+            c.wends.clear();
         }
+        return {};
+    }
+
+    // Hands the buffered rows to the writer thread and goes on decoding into the other set
+    // of buffers: decoding and HDF5 writing overlap (two chunks in memory at most).
+    Status flush() {
+        Status prev = wait_writer();
+        if (!prev.ok()) return prev;
+        for (Column& c : cols) {
+            std::swap(c.data, c.wdata);
+            std::swap(c.text, c.wtext);
+            std::swap(c.ends, c.wends);
+        }
+        w_at = written;
+        w_rows = rows;
         written += rows;
         rows = 0;
+        writer = std::async(std::launch::async, [this] { return write_buffers(); });
         return {};
+    }
+
+    Status wait_writer() {
+        if (!writer.valid()) return {};
+        return writer.get();
+    }
+
+    ~Impl() {
+        if (writer.valid()) writer.wait();
     }
 
     Status flush_array(Column& c) {
         uint64_t maxlen = 0, b = 0;
-        for (uint64_t i = 0; i < rows; ++i) {
-            uint64_t len = c.ends[i] - b;
-            b = c.ends[i];
+        for (uint64_t i = 0; i < w_rows; ++i) {
+            uint64_t len = c.wends[i] - b;
+            b = c.wends[i];
             maxlen = std::max(maxlen, len);
             if (c.first_len < 0) c.first_len = static_cast<int64_t>(len);
             if (static_cast<int64_t>(len) != c.first_len) c.varying = true;
@@ -659,14 +692,14 @@ struct ChannelColumns::Impl {
         uint64_t w = std::max(c.width, maxlen);
         if (w != c.width) c.width = w;
         hid_t mt = c.item_type == Type::boolean ? bool_type.get() : mem_type_of(c.item_type);
-        dense.assign(rows * w * c.elem, 0);
+        dense.assign(w_rows * w * c.elem, 0);
         b = 0;
-        for (uint64_t i = 0; i < rows; ++i) {
-            uint64_t len = c.ends[i] - b;
-            std::memcpy(dense.data() + i * w * c.elem, c.data.data() + b * c.elem, len * c.elem);
-            b = c.ends[i];
+        for (uint64_t i = 0; i < w_rows; ++i) {
+            uint64_t len = c.wends[i] - b;
+            std::memcpy(dense.data() + i * w * c.elem, c.wdata.data() + b * c.elem, len * c.elem);
+            b = c.wends[i];
         }
-        Status st = write_rows(c.dset.get(), mt, dense.data(), written, rows, w, 2, c.name);
+        Status st = write_rows(c.dset.get(), mt, dense.data(), w_at, w_rows, w, 2, c.name);
         if (!st.ok()) return st;
         if (c.varying) {
             std::string ln = c.name + "__length";
@@ -678,21 +711,21 @@ struct ChannelColumns::Impl {
                 st = h5::set_attr(c.dset.get(), "length_dataset", ln);
                 if (!st.ok()) return st;
                 // Rows written before lengths started to vary all had the first length.
-                std::vector<int32_t> fill(std::min<uint64_t>(written, options.chunk_rows),
+                std::vector<int32_t> fill(std::min<uint64_t>(w_at, options.chunk_rows),
                                           static_cast<int32_t>(c.first_len));
-                for (uint64_t at = 0; at < written; at += fill.size()) {
-                    uint64_t n = std::min<uint64_t>(fill.size(), written - at);
+                for (uint64_t at = 0; at < w_at; at += fill.size()) {
+                    uint64_t n = std::min<uint64_t>(fill.size(), w_at - at);
                     st = write_rows(c.len_dset.get(), H5T_NATIVE_INT32, fill.data(), at, n, 0, 1, ln);
                     if (!st.ok()) return st;
                 }
             }
-            std::vector<int32_t> lens(rows);
+            std::vector<int32_t> lens(w_rows);
             b = 0;
-            for (uint64_t i = 0; i < rows; ++i) {
-                lens[i] = static_cast<int32_t>(c.ends[i] - b);
-                b = c.ends[i];
+            for (uint64_t i = 0; i < w_rows; ++i) {
+                lens[i] = static_cast<int32_t>(c.wends[i] - b);
+                b = c.wends[i];
             }
-            st = write_rows(c.len_dset.get(), H5T_NATIVE_INT32, lens.data(), written, rows, 0, 1, ln);
+            st = write_rows(c.len_dset.get(), H5T_NATIVE_INT32, lens.data(), w_at, w_rows, 0, 1, ln);
         }
         return st;
     }
@@ -802,7 +835,11 @@ Status ChannelColumns::open_group(hid_t file, const std::string& group_name) {
     return {};
 }
 
-Status ChannelColumns::finish() { return impl_->flush(); }
+Status ChannelColumns::finish() {
+    Status st = impl_->flush();
+    Status w = impl_->wait_writer();
+    return st.ok() ? w : st;
+}
 hid_t ChannelColumns::group() const { return impl_->group.get(); }
 uint64_t ChannelColumns::rows() const { return impl_->rows + impl_->written; }
 int64_t ChannelColumns::first_time_ns() const { return impl_->first_ns; }

@@ -75,7 +75,8 @@ Result<std::unique_ptr<Relay>> Relay::create(const config::ChannelConfig& config
     r->batch_ = static_cast<unsigned>(std::clamp(config.batch, 1, 1024));
     // One byte more than the limit so that an oversized datagram is seen, not silently cut.
     r->slot_bytes_ = std::min(config.max_datagram_bytes, max_udp_payload) + 1;
-    r->rx_buffers_ = std::make_unique<uint8_t[]>(r->slot_bytes_ * r->batch_);
+    // Not zero-filled: only the bytes datagrams actually use become resident.
+    r->rx_buffers_ = std::make_unique_for_overwrite<uint8_t[]>(r->slot_bytes_ * r->batch_);
     r->rx_msgs_.resize(r->batch_);
     r->rx_iov_.resize(r->batch_);
     r->rx_from_.resize(r->batch_);

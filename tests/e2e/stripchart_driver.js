@@ -131,10 +131,55 @@ async function canvasInfo(page, index, colors) {
       const h2 = (await canvasInfo(page, 0, [])).hash;
       await page.screenshot({ path: path.join(artifacts, 'stripchart-reconnected.png') });
       out({ step: 'back', status: await status(), changed: h1 !== h2 });
+    } else if (mode === 'latency') {
+      // Source time stamp -> browser draw, for every sample drawn during 10 s.
+      const ctx = await browser.newContext({ viewport: { width: 1200, height: 500 } });
+      const page = await ctx.newPage();
+      // A same-origin empty page (Chromium blocks about:blank from loading local-network scripts).
+      await page.goto(new URL('/api/v1/health', url).href);
+      await page.evaluate(() => { document.body.textContent = ''; });
+      await page.addScriptTag({ url });
+      const r = await page.evaluate(async () => {
+        const SD = window.SpeedDataStripchart;
+        const c = document.createElement('canvas');
+        c.className = 'stripchart'; c.dataset.signals = 'example.sine_wave'; c.dataset.window = '10';
+        document.body.appendChild(c);
+        const ch = SD.attach(c);
+        await new Promise((res) => setTimeout(res, 2000));  // connect, warm up
+        const lat = [], recv = [];
+        const se = ch.series[0];
+        const onFrame = ch.conn.onFrame;
+        ch.conn.onFrame = function (buf) {
+          const before = se.tail;
+          onFrame.call(this, buf);
+          const now = Date.now();
+          for (let i = Math.max(before, se.head); i < se.tail; i++) recv.push(now - se.t[i]);
+        };
+        const raf = [];
+        let lastRaf = performance.now();
+        (function f(ts) { raf.push(ts - lastRaf); lastRaf = ts; requestAnimationFrame(f); })(performance.now());
+        let seen = se.tail;
+        const draw = ch.draw;
+        ch.draw = function () {
+          draw.call(this);
+          const now = Date.now();
+          if (se.tail < seen) seen = se.head;  // compacted
+          for (let i = Math.max(seen, se.head); i < se.tail; i++) lat.push(now - se.t[i]);
+          seen = se.tail;
+        };
+        await new Promise((res) => setTimeout(res, 10000));
+        const q = (a, p) => { a.sort((x, y) => x - y); return Math.round(10 * a[Math.min(a.length - 1, Math.floor(p * a.length))]) / 10; };
+        return { samples: lat.length, draw_p50_ms: q(lat, 0.5), draw_p99_ms: q(lat, 0.99),
+                 receive_p50_ms: q(recv, 0.5), receive_p99_ms: q(recv, 0.99), raf_interval_p50_ms: q(raf, 0.5) };
+      });
+      out({ step: 'latency', ...r });
     } else if (mode === 'render-bench') {
       const ctx = await browser.newContext({ viewport: { width: 1400, height: 700 } });
       const page = await ctx.newPage();
-      await page.goto(url);
+      // A same-origin empty page (Chromium blocks about:blank from loading local-network scripts).
+      await page.goto(new URL('/api/v1/health', url).href);
+      await page.evaluate(() => { document.body.textContent = ''; });
+      await page.addScriptTag({ url });  // url: the stripchart.js to measure
       const r = await page.evaluate(async () => {
         // 8 signals x 60 s x 1 kHz injected straight into the series, then 3 s of drawing.
         const SD = window.SpeedDataStripchart;
@@ -143,6 +188,13 @@ async function canvasInfo(page, index, colors) {
         c.className = 'stripchart'; c.dataset.signals = names.join(','); c.dataset.window = '60'; c.dataset.height = '500';
         c.dataset.server = 'ws://127.0.0.1:9/ws';
         document.body.appendChild(c);
+        // Baseline: the same page's animation frames with no chart drawing.
+        const base = []; let lb = performance.now();
+        await new Promise((res) => {
+          function f(ts) { base.push(ts - lb); lb = ts; if (base.length < 120) requestAnimationFrame(f); else res(); }
+          requestAnimationFrame(f);
+        });
+        base.sort((a, b) => a - b);
         const ch = SD.attach(c);
         const now = Date.now(), n = 60000;
         ch.series.forEach((s, k) => {
@@ -156,7 +208,7 @@ async function canvasInfo(page, index, colors) {
           requestAnimationFrame(f);
         });
         frames.sort((a, b) => a - b);
-        return { points: ch.points, drawMs: ch.drawMs, median_frame_ms: frames[90], p95_frame_ms: frames[171],
+        return { points: ch.points, draw_ms: ch.drawMs, baseline_median_frame_ms: base[60], median_frame_ms: frames[90], p95_frame_ms: frames[171],
                  fps: 1000 / (frames.reduce((a, b) => a + b, 0) / frames.length) };
       });
       out({ step: 'render-bench', ...r });

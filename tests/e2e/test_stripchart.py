@@ -91,7 +91,7 @@ def test_example_page_from_disk_colours_themes_pause(stack_live, tmp_path):
         dark = s["scheme"] == "dark"
         assert (s["c0"]["corner"] == [0, 0, 0]) == dark and (s["c0"]["corner"] == [255, 255, 255]) == (not dark)
         assert s["c0"]["counts"][0] > 100, s["c0"]  # Yellow (dark) / Blue (light)
-        assert all(n > 60 for n in s["c1"]["counts"]), s["c1"]  # first three palette colours
+        assert all(n > 40 for n in s["c1"]["counts"]), s["c1"]  # first three palette colours (legend swatch: 30)
         red, green, default = s["c2"]["counts"]
         assert red > 100 and green > 100, s["c2"]  # data-colors override...
         if dark:

@@ -229,6 +229,17 @@
     return connections[url] || (connections[url] = new Connection(url));
   }
 
+  // A CSS colour as the 32-bit RGBA word of an ImageData pixel (little-endian: ABGR).
+  var colorWords = {};
+  function colorWord(css) {
+    if (colorWords[css] !== undefined) return colorWords[css];
+    var c = document.createElement('canvas'); c.width = c.height = 1;
+    var g = c.getContext('2d');
+    g.fillStyle = css; g.fillRect(0, 0, 1, 1);
+    var d = g.getImageData(0, 0, 1, 1).data;
+    return (colorWords[css] = ((255 << 24) | (d[2] << 16) | (d[1] << 8) | d[0]) >>> 0);
+  }
+
   // ---- axis helpers ----------------------------------------------------------------------
   function niceStep(span, target) {
     var raw = span / Math.max(1, target);
@@ -453,22 +464,58 @@
     }
     g.setLineDash([]);
 
-    // Signals: one path per series through each column's first, min, max and last value.
-    g.lineWidth = 1.5; g.lineJoin = 'round';
+    // Signals. Dense series (several points per pixel column) are painted as per-column
+    // min..max spans straight into a bitmap layer (one blit): rasterising thousands of
+    // anti-aliased path segments is what makes software (GPU-less) canvases slow. Sparse
+    // series are drawn as anti-aliased lines through each column's first and last value.
+    var rows = Math.max(1, Math.round(ph * dpr)), dense = [], sparse = [], sparsePts = 0;
     for (s = 0; s < this.series.length; s++) {
-      base = s * cols;
+      var used = 0, pts = 0;
+      for (var c0 = s * cols, c1 = c0 + cols; c0 < c1; c0++) if (cN[c0]) { used++; pts += cN[c0]; }
+      if (pts > used * 2) dense.push(s); else { sparse.push(s); sparsePts += pts; }
+    }
+    if (dense.length) {
+      if (!this._layer || this._layer.width !== cols || this._layer.height !== rows) {
+        this._layer = document.createElement('canvas');
+        this._layer.width = cols; this._layer.height = rows;
+        this._lctx = this._layer.getContext('2d');
+        this._img = this._lctx.createImageData(cols, rows);
+        this._pix = new Uint32Array(this._img.data.buffer);
+      }
+      var pix = this._pix;
+      pix.fill(0);
+      var yd = ys * dpr;
+      for (var di = 0; di < dense.length; di++) {
+        s = dense[di]; base = s * cols;
+        var rgba = colorWord(colors[s]), prev = -1;
+        for (var col2 = 0; col2 < cols; col2++) {
+          var k2 = base + col2;
+          if (!cN[k2]) { prev = -1; continue; }
+          var top = (ymax - cMax[k2]) * yd, bot = (ymax - cMin[k2]) * yd;
+          if (prev >= 0) { if (prev < top) top = prev; if (prev > bot) bot = prev; }
+          prev = (ymax - cLast[k2]) * yd;
+          var r0 = Math.max(0, Math.floor(top)), r1 = Math.min(rows - 1, Math.ceil(bot));
+          for (var rr = r0; rr <= r1; rr++) pix[rr * cols + col2] = rgba;
+        }
+      }
+      this._lctx.putImageData(this._img, 0, 0);
+      g.imageSmoothingEnabled = false;
+      g.drawImage(this._layer, L, T, cols / dpr, rows / dpr);
+    }
+    // Thicker lines look better but cost raster time: only while the segments are few.
+    g.lineWidth = sparsePts < 4000 ? 1.5 : 1; g.lineJoin = 'bevel';
+    for (var si2 = 0; si2 < sparse.length; si2++) {
+      s = sparse[si2]; base = s * cols;
       g.strokeStyle = colors[s];
       g.beginPath();
-      var started = false, lastCol = -2;
+      var started = false;
       for (var cc = 0; cc < cols; cc++) {
         var kk = base + cc;
         if (!cN[kk]) continue;
         var px = L + (cc + 0.5) / dpr;
         if (!started) { g.moveTo(px, Y(cFirst[kk])); started = true; } else g.lineTo(px, Y(cFirst[kk]));
         if (cN[kk] > 1) { g.lineTo(px, Y(cMin[kk])); g.lineTo(px, Y(cMax[kk])); g.lineTo(px, Y(cLast[kk])); }
-        lastCol = cc;
       }
-      if (started && lastCol >= 0 && cN[base + lastCol] === 1) g.lineTo(L + (lastCol + 0.5) / dpr + 0.01, Y(cLast[base + lastCol]));
       g.stroke();
     }
 

@@ -91,6 +91,7 @@ def ws_reader(clients, seconds):
     state = {}
     for c in clients:
         c.sock.setblocking(False)
+        c.buf = getattr(c, "rest", c.buf)
         sel.register(c.sock, selectors.EVENT_READ, c)
         state[c] = [c.buf, 0, 0, 0]
     end = time.time() + seconds
@@ -126,6 +127,9 @@ def ws_reader(clients, seconds):
                     st[3] += struct.unpack_from("<I", buf, off + h + 12)[0]
                 off += h + n
             st[0] = buf[off:]
+    for c in clients:
+        sel.unregister(c.sock) if c.sock in [k.fileobj for k in sel.get_map().values()] else None
+        c.rest = state[c][0]
     return [tuple(state[c][1:]) for c in clients]
 
 
@@ -170,7 +174,7 @@ while time.time() < t_end:
         time.sleep(d)
 """
             sender = subprocess.Popen([sys.executable, "-c", code])
-            time.sleep(1.5)
+            ws_reader(clients, 1.5)  # warm-up; also drains what queued before the measurement
             cpu0, t0 = cpu_seconds(sc.pid), time.time()
             res = ws_reader(clients, seconds)
             cpu1, t1 = cpu_seconds(sc.pid), time.time()

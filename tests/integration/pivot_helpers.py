@@ -35,10 +35,10 @@ def all_types_record(i):
             "either": None if i % 3 == 0 else (i if i % 3 == 1 else f"s{i}")}
 
 
-def send_records(stack, channel, port, schema_path, records, pace_every=50):
+def send_records(stack, channel, port, schema_path, records, pace_every=20):
     schema = sdtest.load_schema(schema_path)
     sdtest.send_datagrams(port, [sdtest.encode(schema, r) for r in records], pace_every=pace_every)
-    sdtest.wait_for(lambda: stack.counters(channel).get("records_written", 0) >= len(records), 20,
+    sdtest.wait_for(lambda: stack.counters(channel).get("records_written", 0) >= len(records), 30,
                     what=f"{len(records)} records written")
 
 

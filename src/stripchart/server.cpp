@@ -116,6 +116,13 @@ public:
                 }
             }
         }
+        // Control replies are not droppable; a client that keeps asking (pings) without
+        // reading the answers is disconnected instead of growing the queue.
+        if (q_.size() >= 2 * srv_->options.client_queue_limit + 8) {
+            spdlog::warn("stripchart: closing a WebSocket client that does not read its replies");
+            close();
+            return;
+        }
         Out o;
         o.text = std::move(text);
         o.is_status = is_status;

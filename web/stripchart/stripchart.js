@@ -567,7 +567,7 @@
     else { dot = '#43a047'; msg = 'live'; }
     if (this.paused) msg = '❚❚ paused (click to resume) · ' + msg;
     g.textAlign = 'right';
-    g.fillStyle = this.paused ? th.text : th.dim;
+    g.fillStyle = st !== 'open' ? dot : this.paused ? th.text : th.dim;
     g.fillText(msg, cssW - R - 14, 11);
     g.fillStyle = dot; g.beginPath(); g.arc(cssW - R - 5, 11, 4, 0, 6.3); g.fill();
     this.status = this.paused ? 'paused' : (st !== 'open' ? st : (stale === null ? 'waiting' : stale ? 'stale' : 'live'));

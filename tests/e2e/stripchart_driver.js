@@ -118,9 +118,16 @@ async function canvasInfo(page, index, colors) {
       const status = () => page.evaluate(() => SpeedDataStripchart.charts.map((c) => c.status));
       await page.waitForFunction(() => SpeedDataStripchart.charts.length && SpeedDataStripchart.charts[0].status === 'live', null, { timeout: 15000 });
       out({ step: 'live', status: await status() });
+      // The source stops: the chart says its data is stale (still connected).
+      await sleep(3000);
+      out({ step: 'stop-source-now' });
+      await nextLine();
+      await page.waitForFunction(() => SpeedDataStripchart.charts[0].status === 'stale', null, { timeout: 15000 });
+      await page.screenshot({ path: path.join(artifacts, 'stripchart-stale.png') });
+      out({ step: 'stale', status: await status() });
       out({ step: 'restart-now' });
       // The server is down: the chart says so.
-      await page.waitForFunction(() => SpeedDataStripchart.charts[0].status !== 'live', null, { timeout: 10000 });
+      await page.waitForFunction(() => ['connecting', 'closed'].includes(SpeedDataStripchart.charts[0].status), null, { timeout: 10000 });
       const down = await status();
       await page.screenshot({ path: path.join(artifacts, 'stripchart-disconnected.png') });
       out({ step: 'down', status: down });

@@ -45,7 +45,7 @@ def stack_live(stack):
     stack.start_relay("temperature")
     stack.server = stack.start("stripchart", name="stripchart")
     _wait()
-    stack.start("send", "--channel", "example", "--rate", "20", name="send-example")
+    stack.sender = stack.start("send", "--channel", "example", "--rate", "20", name="send-example")
     stack.start("send", "--channel", "temperature", "--rate", "5", name="send-temperature")
     return stack
 
@@ -103,7 +103,7 @@ def test_example_page_from_disk_colours_themes_pause(stack_live, tmp_path):
         assert p3["status"] == "live" and p3["hash"] != p2["hash"]
 
 
-def test_reconnects_after_server_restart(stack_live):
+def test_stale_data_then_reconnect_after_server_restart(stack_live):
     proc = subprocess.Popen(["/usr/bin/node", str(DRIVER), "reconnect", f"http://127.0.0.1:{PORT}/example.html",
                              str(ARTIFACTS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -112,11 +112,16 @@ def test_reconnects_after_server_restart(stack_live):
         for line in proc.stdout:
             step = json.loads(line)
             steps.append(step)
+            if step["step"] == "stop-source-now":
+                stack_live.sender.stop()
+                proc.stdin.write("ok\n")
+                proc.stdin.flush()
             if step["step"] == "restart-now":
                 assert stack_live.server.stop() == 0
             if step["step"] == "down":
                 stack_live.server = stack_live.start("stripchart", name="stripchart")
                 _wait()
+                stack_live.sender = stack_live.start("send", "--channel", "example", "--rate", "20", name="send-example")
                 proc.stdin.write("go\n")
                 proc.stdin.flush()
         assert proc.wait(60) == 0
@@ -126,5 +131,6 @@ def test_reconnects_after_server_restart(stack_live):
     by = {s["step"]: s for s in steps}
     assert "error" not in by, by.get("error")
     assert by["live"]["status"][0] == "live"
+    assert by["stale"]["status"][0] == "stale"
     assert by["down"]["status"][0] in ("connecting", "closed")
     assert by["back"]["status"][0] == "live" and by["back"]["changed"]

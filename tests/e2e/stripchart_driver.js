@@ -93,8 +93,9 @@ async function canvasInfo(page, index, colors) {
         const c2 = await canvasInfo(page, 2, ['#FF0000', '#00FF00', pal[0]]);
         // Hover read-out and pause: the paused chart stops changing while data keeps coming.
         const box = await page.locator('canvas.stripchart').nth(1).boundingBox();
-        await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2);
+        await page.mouse.move(box.x + box.width - 20, box.y + box.height / 2);
         await sleep(200);
+        const readout = await page.evaluate(() => SpeedDataStripchart.charts[1].readout);
         await page.screenshot({ path: path.join(artifacts, `stripchart-example-${scheme}.png`), fullPage: true });
         await page.mouse.move(box.x + box.width / 2, box.y + box.height + 150);
         await page.locator('canvas.stripchart').nth(0).click();
@@ -107,7 +108,7 @@ async function canvasInfo(page, index, colors) {
         await page.locator('canvas.stripchart').nth(0).click();
         await sleep(300);
         const p3 = await canvasInfo(page, 0, []);
-        out({ step: 'example', scheme, first, c0, c1, c2, paused: [p1, p2, p3], buffered: [pts1, pts2], errors,
+        out({ step: 'example', scheme, first, c0, c1, c2, paused: [p1, p2, p3], buffered: [pts1, pts2], errors, readout,
               server: await page.evaluate(() => SpeedDataStripchart.charts[0].conn.url) });
         await ctx.close();
       }

@@ -5,6 +5,7 @@ Screenshots go to tests/artifacts/."""
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,10 @@ def test_example_page_from_disk_colours_themes_pause(stack_live, tmp_path):
         assert red > 100 and green > 100, s["c2"]  # data-colors override...
         if dark:
             assert default == 0  # ...replaces the palette (no yellow)
+        # Hover near the right edge: a time under the cursor and a value for every signal
+        ro = s["readout"]
+        assert ro and abs(ro["t"] / 1000 - time.time()) < 10, ro
+        assert all(v is not None and -1.01 <= v <= 1.01 for v in ro["values"]), ro
         # Pause: the chart freezes while the data keeps buffering; resume moves again.
         p1, p2, p3 = s["paused"]
         assert p1["status"] == "paused" and p1["hash"] == p2["hash"]

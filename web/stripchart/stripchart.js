@@ -572,6 +572,7 @@
     g.fillStyle = dot; g.beginPath(); g.arc(cssW - R - 5, 11, 4, 0, 6.3); g.fill();
     this.status = this.paused ? 'paused' : (st !== 'open' ? st : (stale === null ? 'waiting' : stale ? 'stale' : 'live'));
 
+    this.readout = readout;  // {t, values} under the cursor, or null
     this.points = points;
     this.yRange = [ymin, ymax];
     this.frames++;

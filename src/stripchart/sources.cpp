@@ -171,6 +171,12 @@ Result<int> RegistryPoller::poll_once() {
     for (const auto& e : channel_entries(j)) {
         std::string name = str_or(e, "name", "");
         if (name.empty() || !config::check_channel_name(name).ok()) continue;
+        // The orchestrator lists each channel's fingerprint: skip the schema request when
+        // this channel is already known with it.
+        if (e.contains("fingerprint") && e["fingerprint"].is_string()) {
+            uint64_t fp = std::strtoull(e["fingerprint"].get<std::string>().c_str(), nullptr, 16);
+            if (fp != 0 && hub_.knows(name, fp)) continue;
+        }
         // The schema: inline in the entry, else from /channels/{name}/schema.
         std::string text;
         if (e.contains("schema") && e["schema"].is_object()) {

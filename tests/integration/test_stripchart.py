@@ -291,3 +291,44 @@ def test_channel_registered_later_in_the_registry_is_picked_up(stack):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_channel_registered_with_the_real_orchestrator_shows_up(stack):
+    """`speeddata orchestrator` registers a channel (POST /api/v1/channels) after the
+    stripchart started; the stripchart learns its schema from the registry and shows its data."""
+    from orchlib import free_tcp_port as free_port
+    from orchlib import start_orchestrator, wait_active
+    stack.add_channel("example")
+    orch_port = free_port()
+    orch, api = start_orchestrator(stack, port=orch_port)
+    port = free_tcp_port()
+    (stack.config_dir / "stripchart.yaml").write_text(yaml.safe_dump({
+        "http": {"port": port}, "orchestrator": {"port": orch_port, "poll_interval": "200ms"}}))
+    sc = stack.start("stripchart", name="stripchart")
+    wait_http(port)
+    c = subscribe(port, ["bench1.*"])
+    schema = json.loads((stack.config_dir / "agents" / "temperature.avsc").read_text())
+    udp = sdtest_free_udp_port()
+    st, body, _ = api.post("/api/v1/channels", {"name": "bench1", "port": udp, "schema": schema,
+                                                "config": {"decimation": {"factor": 1}}})
+    assert st == 201, body
+    wait_active(api, "bench1")
+    wait_for(lambda: "bench1.humidity" in signal_ids(port), 5, what="registered channel learned")
+    r = stack.run("send", "--source", "temperature", "--port", str(udp), "--count", "5", "--rate", "50")
+    assert r.returncode == 0, r.stderr
+    hid = signal_ids(port)["bench1.humidity"]
+    vals = []
+    deadline = time.time() + 5
+    while len(vals) < 5 and time.time() < deadline:
+        kind, m = c.recv()
+        if kind == "binary":
+            vals.extend(parse_frame(m)[2].get(hid, ((), ()))[1])
+    assert len(vals) == 5 and all(0 <= v <= 100 for v in vals)
+    c.close()
+    assert sc.stop() == 0
+    orch.stop()
+
+
+def sdtest_free_udp_port():
+    from sdtest import free_udp_port
+    return free_udp_port()

@@ -139,6 +139,21 @@ async function canvasInfo(page, index, colors) {
       const h2 = (await canvasInfo(page, 0, [])).hash;
       await page.screenshot({ path: path.join(artifacts, 'stripchart-reconnected.png') });
       out({ step: 'back', status: await status(), changed: h1 !== h2 });
+    } else if (mode === 'loss') {
+      // A sequence gap in the multicast stream shows up as a marker on the chart.
+      const ctx = await browser.newContext({ viewport: { width: 1000, height: 500 }, colorScheme: 'dark' });
+      const page = await ctx.newPage();
+      await page.goto(url);
+      await page.waitForFunction(() => SpeedDataStripchart.charts.length && SpeedDataStripchart.charts[0].status === 'live', null, { timeout: 15000 });
+      const before = await canvasInfo(page, 0, ['#FF3B3B']);
+      out({ step: 'inject-now' });
+      await nextLine();
+      await page.waitForFunction(() => (SpeedDataStripchart.charts[0].conn.loss.example || []).length > 0, null, { timeout: 10000 });
+      await sleep(300);
+      const after = await canvasInfo(page, 0, ['#FF3B3B']);
+      const loss = await page.evaluate(() => SpeedDataStripchart.charts[0].conn.loss.example);
+      await page.screenshot({ path: path.join(artifacts, 'stripchart-loss-marker.png') });
+      out({ step: 'loss', before: before.counts[0], after: after.counts[0], loss });
     } else if (mode === 'latency') {
       // Source time stamp -> browser draw, for every sample drawn during 10 s.
       const ctx = await browser.newContext({ viewport: { width: 1200, height: 500 } });

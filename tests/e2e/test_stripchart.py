@@ -139,3 +139,43 @@ def test_stale_data_then_reconnect_after_server_restart(stack_live):
     assert by["stale"]["status"][0] == "stale"
     assert by["down"]["status"][0] in ("connecting", "closed")
     assert by["back"]["status"][0] == "live" and by["back"]["changed"]
+
+
+def test_loss_marker_drawn_where_the_sequence_jumps(stack_live):
+    import socket as so
+    import struct
+    import sys
+    from sdtest import McastListener, encode, example_record, load_schema, parse_mcast
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    ml = McastListener("239.1.1.2", 6001)
+    proc = subprocess.Popen(["/usr/bin/node", str(DRIVER), "loss", f"http://127.0.0.1:{PORT}/example.html",
+                             str(ARTIFACTS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    steps = []
+    try:
+        for line in proc.stdout:
+            step = json.loads(line)
+            steps.append(step)
+            if step["step"] == "inject-now":
+                last = [d for d in ml.parsed() if d["channel"] == "example"][-1]
+                schema = load_schema(stack_live.config_dir / "agents" / "example.avsc")
+                rec = example_record(0, t0=time.time_ns())
+                name = b"example"
+                hdr = (b"SDM1" + bytes([1, 1]) + struct.pack("<HQQH", 28 + len(name), last["fingerprint"],
+                                                             last["sequence"] + 40, 1) + bytes([len(name), 0]) + name)
+                out = so.socket(so.AF_INET, so.SOCK_DGRAM)
+                out.setsockopt(so.IPPROTO_IP, so.IP_MULTICAST_IF, so.inet_aton("127.0.0.1"))
+                out.sendto(hdr + encode(schema, rec), ("239.1.1.2", 6001))
+                out.close()
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+        assert proc.wait(60) == 0
+    finally:
+        ml.close()
+        if proc.poll() is None:
+            proc.kill()
+    by = {s["step"]: s for s in steps}
+    assert "error" not in by, by.get("error")
+    loss = by["loss"]
+    assert loss["loss"][0]["missing"] >= 30  # ~39 datagrams skipped (the relay may have sent a few since)
+    assert loss["before"] == 0 and loss["after"] > 50  # the dashed red marker line

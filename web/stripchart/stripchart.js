@@ -459,8 +459,9 @@
     for (var mi = 0; mi < marks.length; mi++) {
       var mx = Math.round(L + (marks[mi].time_ms - left) / this.windowMs * pw) + 0.5;
       g.beginPath(); g.moveTo(mx, T); g.lineTo(mx, T + ph); g.stroke();
-      g.textAlign = 'left';
-      g.fillText((marks[mi].kind === 'skipped' ? '⏭ ' : '✕ ') + marks[mi].missing, mx + 3, T + 8);
+      var near = mx + 60 > L + pw;  // near the right edge: label on the left of the line
+      g.textAlign = near ? 'right' : 'left';
+      g.fillText((marks[mi].kind === 'skipped' ? '⏭ ' : '✕ ') + marks[mi].missing + ' lost', near ? mx - 3 : mx + 3, T + 8);
     }
     g.setLineDash([]);
 

@@ -79,6 +79,22 @@ def write_config(root):
     return cfg, data
 
 
+def disk_write_mb_s(directory, total=1 << 30, chunk=1 << 20):
+    """Sequential write speed of the disk the cache is on (1 MiB writes, then fsync): the
+    ceiling for what any relay can keep in its container files."""
+    path = Path(directory) / "disk-probe"
+    buf = b"\0" * chunk
+    t0 = time.monotonic()
+    with open(path, "wb") as f:
+        for _ in range(total // chunk):
+            f.write(buf)
+        f.flush()
+        os.fsync(f.fileno())
+    seconds = time.monotonic() - t0
+    path.unlink()
+    return total / seconds / 1e6
+
+
 def trial_bare(size, rate, duration):
     sink = start_sink(["--port", str(PORT), "--buffer", str(BUFFER)])
     sent = send(size, rate, duration)
@@ -181,6 +197,8 @@ def main():
         # Private copies: a rebuild during the run must not swap the binaries under it.
         BIN = Path(shutil.copy2(BIN, Path(tmp) / "speeddata"))
         SINK = Path(shutil.copy2(SINK, Path(tmp) / "udp_sink"))
+        disk = disk_write_mb_s(tmp)
+        print(f"disk: sequential write {disk:.0f} MB/s", flush=True)
         for size in [int(s) for s in args.sizes.split(",")]:
             res = {"bare": [], "relay": []}
             for rep in range(args.repeats):
@@ -212,12 +230,16 @@ def main():
           "Highest offered rate with loss under 0.1 %, median of the repeats (each repeat's value in brackets). "
           "The relay's loss counts both the records in its container files and the datagrams a joined listener "
           "received on its full-rate multicast stream; it also sends the minmax-decimated stream.", "",
-          "| datagram | bare recvmmsg | relay (disk + both multicast streams) | relay / bare | relay CPU | relay peak RSS |",
-          "|---|---|---|---|---|---|"]
+          f"Baseline for the disk in the same run: sequential writes of 1 MiB then fsync to the cache's file "
+          f"system, **{disk:.0f} MB/s**; the relay's container files cannot hold more than that, while the bare "
+          "receiver writes nothing.", "",
+          "| datagram | bare recvmmsg | relay (disk + both multicast streams) | relay / bare | relay to disk | relay CPU | relay peak RSS |",
+          "|---|---|---|---|---|---|---|"]
     for size, bare, relay, cpu, rss, braw, rraw in rows:
         gb = lambda r: r * size * 8 / 1e9
         md.append(f"| {size} B | {bare:,.0f} dgram/s ({gb(bare):.2f} Gbit/s) {braw} | {relay:,.0f} dgram/s "
-                  f"({gb(relay):.2f} Gbit/s) {rraw} | {relay / bare if bare else 0:.2f} | {cpu * 100:.0f} % of a core "
+                  f"({gb(relay):.2f} Gbit/s) {rraw} | {relay / bare if bare else 0:.2f} | "
+                  f"{relay * size / 1e6:.0f} MB/s ({relay * size / 1e6 / disk * 100:.0f} % of the disk) | {cpu * 100:.0f} % of a core "
                   f"| {rss / 1024:.1f} MiB |")
     if codec_rows:
         md += ["", "### Avro codec (Google Benchmark, `build/bench_codec`)", "", "| benchmark | records/s |", "|---|---|"]

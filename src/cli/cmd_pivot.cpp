@@ -28,20 +28,6 @@ struct PivotArgs {
     int port = -1;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b <= s.size()) {
-        size_t e = s.find(',', b);
-        if (e == std::string::npos) e = s.size();
-        std::string item = s.substr(b, e - b);
-        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-        while (!item.empty() && item.back() == ' ') item.pop_back();
-        if (!item.empty()) out.push_back(item);
-        b = e + 1;
-    }
-    return out;
-}
 
 config::PivotConfig load_config(const PivotArgs& a) {
     auto dir = a.config_dir.empty() ? default_config_dir() : std::filesystem::path(a.config_dir);
@@ -85,7 +71,7 @@ void parse_common(const PivotArgs& a, pivot::ExportRequest& req, bool range_requ
     auto alg = config::parse_algorithm(a.algorithm);
     if (!alg.ok()) fail("pivot", "--algorithm: " + alg.message(), 2);
     req.decimation.algorithm = *alg;
-    req.signals = split_list(a.signals);
+    req.signals = pivot::split_list(a.signals);
 }
 
 void report(const pivot::ExportResult& r, const std::string& out) {
@@ -99,7 +85,7 @@ void run_export(const PivotArgs& a) {
     auto cfg = load_config(a);
     pivot::ExportRequest req;
     parse_common(a, req, true);
-    req.channels = split_list(a.channels);
+    req.channels = pivot::split_list(a.channels);
     if (req.channels.empty()) fail("pivot", "--channels: at least one channel is required", 2);
     if (a.output.empty()) fail("pivot", "--output: required (-o out.h5)", 2);
     report(pivot::export_range(cfg.storage.avro_path, req, pivot::hdf5_options(cfg), a.output), a.output);

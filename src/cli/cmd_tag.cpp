@@ -23,17 +23,6 @@ struct TagArgs {
     bool json = false;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b < s.size()) {
-        size_t e = s.find(',', b);
-        if (e == std::string::npos) e = s.size();
-        if (e > b) out.push_back(s.substr(b, e - b));
-        b = e + 1;
-    }
-    return out;
-}
 
 struct Opened {
     config::PivotConfig cfg;
@@ -79,8 +68,8 @@ void run_create(const TagArgs& a) {
     } else {
         fail("tag", "--duration: required (or --end), e.g. PT30S", 2);
     }
-    req.channels = split_list(a.channels);
-    req.signals = split_list(a.signals);
+    req.channels = pivot::split_list(a.channels);
+    req.signals = pivot::split_list(a.signals);
     auto r = o.store->create(a.name, a.note, req, o.cfg.storage.avro_path, pivot::hdf5_options(o.cfg));
     if (!r.export_result.ok()) {
         int code = r.export_result.kind == pivot::ErrorKind::bad_request ? 2

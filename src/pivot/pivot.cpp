@@ -544,4 +544,19 @@ Result<int64_t> parse_iso_duration(std::string_view text) {
     return static_cast<int64_t>(std::llround(static_cast<double>(ns)));
 }
 
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> out;
+    size_t b = 0;
+    while (b <= text.size()) {
+        size_t e = text.find(',', b);
+        if (e == std::string_view::npos) e = text.size();
+        std::string_view item = text.substr(b, e - b);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (!item.empty()) out.emplace_back(item);
+        b = e + 1;
+    }
+    return out;
+}
+
 }  // namespace speeddata::pivot

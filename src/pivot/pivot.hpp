@@ -80,6 +80,9 @@ Result<int64_t> parse_time(std::string_view text);
 // config form "30s", "5m", "250ms". Must be > 0. -> ns.
 Result<int64_t> parse_iso_duration(std::string_view text);
 
+// Splits a comma-separated list ("a, b,c"): items trimmed of spaces, empty items dropped.
+std::vector<std::string> split_list(std::string_view text);
+
 // pivot.yaml's hdf5.* as Hdf5Options.
 Hdf5Options hdf5_options(const config::PivotConfig& cfg);
 

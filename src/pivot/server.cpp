@@ -29,20 +29,6 @@ namespace {
 // server until a thread is free.
 constexpr int server_threads = 8;
 
-std::vector<std::string> split_list(const std::string& s) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b <= s.size()) {
-        size_t e = s.find(',', b);
-        if (e == std::string::npos) e = s.size();
-        std::string item = s.substr(b, e - b);
-        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-        while (!item.empty() && item.back() == ' ') item.pop_back();
-        if (!item.empty()) out.push_back(item);
-        b = e + 1;
-    }
-    return out;
-}
 
 using Getter = std::function<std::optional<std::string>(const char*)>;
 

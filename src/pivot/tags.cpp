@@ -23,17 +23,6 @@ std::string join(const std::vector<std::string>& v) {
     return out;
 }
 
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b < s.size()) {
-        size_t e = s.find(',', b);
-        if (e == std::string::npos) e = s.size();
-        if (e > b) out.push_back(s.substr(b, e - b));
-        b = e + 1;
-    }
-    return out;
-}
 
 std::string text_col(sqlite3_stmt* s, int i) {
     auto p = sqlite3_column_text(s, i);
@@ -47,8 +36,8 @@ Tag row_to_tag(sqlite3_stmt* s) {
     t.note = text_col(s, 2);
     t.start_ns = sqlite3_column_int64(s, 3);
     t.end_ns = sqlite3_column_int64(s, 4);
-    t.channels = split(text_col(s, 5));
-    t.signals = split(text_col(s, 6));
+    t.channels = split_list(text_col(s, 5));
+    t.signals = split_list(text_col(s, 6));
     t.file = text_col(s, 7);
     t.bytes = static_cast<uint64_t>(sqlite3_column_int64(s, 8));
     t.rows = static_cast<uint64_t>(sqlite3_column_int64(s, 9));

@@ -295,21 +295,23 @@ json Orchestrator::channel_json(const Channel& ch) const {
                 duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
             const int64_t updated = st.value("updated_ns", int64_t{0});
             const double age = static_cast<double>(now_ns - updated) / 1e9;
-            const bool mine = info && info->pid > 0 && st.value("pid", 0) == info->pid;
+            const bool mine = info && info->pid > 0 && st.value("pid", int64_t{0}) == info->pid;
             if (mine && age < 3.5) status = "active";
             const json& c = st.contains("counters") ? st["counters"] : json::object();
+            // Typed defaults: with a plain 0 the value is read as int and cut to 32 bits
+            // (ns time stamps, byte counts past 2 GiB).
             figures = {
                 {"rates", st.contains("rates") ? st["rates"] : json::object()},
-                {"datagrams", c.value("datagrams", 0)},
-                {"records", c.value("records", 0)},
-                {"bytes", c.value("bytes", 0)},
-                {"malformed", c.value("malformed", 0)},
-                {"kernel_drops", c.value("kernel_drops", 0)},
-                {"records_written", c.value("records_written", 0)},
-                {"records_not_written", c.value("records_not_written", 0)},
-                {"files", c.value("files", 0)},
-                {"bytes_on_disk", c.value("bytes_on_disk", 0)},
-                {"oldest_time_ns", c.value("oldest_time_ns", 0)},
+                {"datagrams", c.value("datagrams", uint64_t{0})},
+                {"records", c.value("records", uint64_t{0})},
+                {"bytes", c.value("bytes", uint64_t{0})},
+                {"malformed", c.value("malformed", uint64_t{0})},
+                {"kernel_drops", c.value("kernel_drops", uint64_t{0})},
+                {"records_written", c.value("records_written", uint64_t{0})},
+                {"records_not_written", c.value("records_not_written", uint64_t{0})},
+                {"files", c.value("files", uint64_t{0})},
+                {"bytes_on_disk", c.value("bytes_on_disk", uint64_t{0})},
+                {"oldest_time_ns", c.value("oldest_time_ns", int64_t{0})},
                 {"oldest_time", c.contains("oldest_time") ? c["oldest_time"] : json(nullptr)},
                 {"newest_time", c.contains("newest_time") ? c["newest_time"] : json(nullptr)},
                 {"disk_ok", c.value("disk_ok", true)},

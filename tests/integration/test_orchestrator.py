@@ -63,6 +63,9 @@ def test_register_inline_path_and_auto_port_data_flows_then_deregister(orch):
     assert figs["malformed"] == 0 and figs["kernel_drops"] == 0
     assert "records" in figs["rates"] and full["restarts"] == 0
     wait_for(lambda: api.get("/api/v1/channels/bench1")[1]["figures"]["bytes_on_disk"] > 0, 5, what="bytes on disk")
+    # 64-bit figures pass through intact (ns time stamps are far beyond 32 bits).
+    figs = api.get("/api/v1/channels/bench1")[1]["figures"]
+    assert figs["oldest_time_ns"] == stack.status("bench1")["counters"]["oldest_time_ns"] > 10**18
 
     # Listing and filters.
     st, lst, _ = api.get("/api/v1/channels")

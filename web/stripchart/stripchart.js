@@ -439,7 +439,9 @@
     for (var tv = Math.ceil((left - tz) / tstep) * tstep + tz; tv <= right; tv += tstep) {
       var xx = Math.round(L + (tv - left) / this.windowMs * pw) + 0.5;
       g.moveTo(xx, T); g.lineTo(xx, T + ph);
-      g.fillText(clock(tv, tstep), xx, T + ph + 12);
+      // Labels near the ends are shifted inside the canvas rather than cut off.
+      var tl = clock(tv, tstep), half = g.measureText(tl).width / 2;
+      g.fillText(tl, Math.min(Math.max(xx, half + 1), cssW - half - 1), T + ph + 12);
     }
     g.stroke();
     g.strokeStyle = th.axis;

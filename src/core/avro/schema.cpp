@@ -1,5 +1,6 @@
 // Avro schema parsing (Avro 1.11 specification), Parsing Canonical Form and CRC-64-AVRO.
 #include "core/avro/schema.hpp"
+#include "core/avro/json_kind.hpp"
 
 #include <array>
 #include <cerrno>
@@ -128,20 +129,7 @@ bool is_valid_dotted(std::string_view s) {
 
 std::string q(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-// Short description of a JSON value's kind, for "expected X, got Y" messages.
-std::string json_kind(const json& j) {
-    switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "boolean";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "integer";
-        case json::value_t::number_float: return "number";
-        case json::value_t::string: return "string";
-        case json::value_t::array: return "array";
-        case json::value_t::object: return "object";
-        default: return "value";
-    }
-}
+using detail::json_kind;
 
 // Largest decimal precision that a two's-complement number of `size` bytes can hold.
 int max_decimal_precision(uint64_t size) {

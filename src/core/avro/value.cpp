@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/avro/codec.hpp"
+#include "core/avro/json_kind.hpp"
 
 namespace speeddata::avro {
 
@@ -37,20 +38,7 @@ std::string_view kind_name(const Value& v) {
     return "?";
 }
 
-// What kind of JSON value j is, for "expected X, got Y" messages.
-std::string json_kind(const json& j) {
-    switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "boolean";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "integer";
-        case json::value_t::number_float: return "number";
-        case json::value_t::string: return "string";
-        case json::value_t::array: return "array";
-        case json::value_t::object: return "object";
-        default: return "value";
-    }
-}
+using detail::json_kind;
 
 // Name of a union branch in the JSON encoding: full name for named types, else the type name.
 std::string branch_name(const Node& n) {

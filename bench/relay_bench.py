@@ -95,11 +95,22 @@ def disk_write_mb_s(directory, total=1 << 30, chunk=1 << 20):
     return total / seconds / 1e6
 
 
+def end_processes(*procs):
+    """Ends what a trial started when it failed part-way, so nothing outlives the benchmark."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def trial_bare(size, rate, duration):
     sink = start_sink(["--port", str(PORT), "--buffer", str(BUFFER)])
-    sent = send(size, rate, duration)
-    time.sleep(0.3)
-    got = stop_sink(sink)
+    try:
+        sent = send(size, rate, duration)
+        time.sleep(0.3)
+        got = stop_sink(sink)
+    finally:
+        end_processes(sink)
     return sent, {"received": got["datagrams"], "kernel_drops": got["kernel_drops"]}
 
 
@@ -107,24 +118,28 @@ def trial_relay(size, rate, duration, root):
     cfg, data = write_config(root)
     shutil.rmtree(data, ignore_errors=True)
     listener = start_sink(["--port", "6000", "--group", "239.1.1.1", "--buffer", str(BUFFER), "--records"])
-    env = {**os.environ, "SPEEDDATA_CONFIG": str(cfg)}
-    relay = subprocess.Popen([str(BIN), "relay", "--channel", "example"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    status = data / "state" / "relays" / "example.json"
-    t0 = time.monotonic()
-    while not status.exists():
-        if relay.poll() is not None or time.monotonic() - t0 > 10:
-            raise RuntimeError("relay did not start: " + relay.stderr.read())
-        time.sleep(0.02)
-    cpu0, wall0 = proc_cpu_seconds(relay.pid), time.monotonic()
-    sent = send(size, rate, duration)
-    time.sleep(0.3)
-    cpu = (proc_cpu_seconds(relay.pid) - cpu0) / (time.monotonic() - wall0)
-    rss = proc_peak_rss_kib(relay.pid)
-    relay.send_signal(signal.SIGTERM)
-    relay.wait(timeout=30)
-    counters = json.loads(status.read_text())["counters"]
-    mcast = stop_sink(listener)
+    relay = None
+    try:
+        env = {**os.environ, "SPEEDDATA_CONFIG": str(cfg)}
+        relay = subprocess.Popen([str(BIN), "relay", "--channel", "example"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        status = data / "state" / "relays" / "example.json"
+        t0 = time.monotonic()
+        while not status.exists():
+            if relay.poll() is not None or time.monotonic() - t0 > 10:
+                raise RuntimeError("relay did not start: " + relay.stderr.read())
+            time.sleep(0.02)
+        cpu0, wall0 = proc_cpu_seconds(relay.pid), time.monotonic()
+        sent = send(size, rate, duration)
+        time.sleep(0.3)
+        cpu = (proc_cpu_seconds(relay.pid) - cpu0) / (time.monotonic() - wall0)
+        rss = proc_peak_rss_kib(relay.pid)
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(timeout=30)
+        counters = json.loads(status.read_text())["counters"]
+        mcast = stop_sink(listener)
+    finally:
+        end_processes(relay, listener)
     # Loss in records, on disk and on the full-rate stream, expressed in source datagrams.
     records_per_dgram = sent["records"] / max(sent["datagrams"], 1)
     received = min(counters["records_written"], mcast["records"]) / records_per_dgram

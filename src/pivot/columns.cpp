@@ -86,6 +86,18 @@ inline const uint8_t* rd_long(const uint8_t* p, const uint8_t* end, int64_t& v) 
     return n ? p + n : nullptr;
 }
 
+// Reads an array/map block's item count; a negative count is followed by the block's byte
+// size (skipped) and is returned positive. 0 ends the array/map.
+inline const uint8_t* rd_block_count(const uint8_t* p, const uint8_t* end, int64_t& count) {
+    if (!(p = rd_long(p, end, count))) return nullptr;
+    if (count < 0) {
+        int64_t bytes = 0;
+        if (!(p = rd_long(p, end, bytes))) return nullptr;
+        count = -count;
+    }
+    return p;
+}
+
 void json_escape(std::string& out, const uint8_t* s, size_t n, bool latin1) {
     static const char hex[] = "0123456789abcdef";
     out += '"';
@@ -182,13 +194,8 @@ static const uint8_t* walk(const avro::Schema& s, NodeId id, const uint8_t* p, c
             if (json) *json += is_map ? '{' : '[';
             bool first = true;
             for (;;) {
-                if (!(p = rd_long(p, end, v))) return nullptr;
+                if (!(p = rd_block_count(p, end, v))) return nullptr;
                 if (v == 0) break;
-                if (v < 0) {
-                    int64_t bytes = 0;
-                    if (!(p = rd_long(p, end, bytes))) return nullptr;
-                    v = -v;
-                }
                 if (v > end - p + 1) return nullptr;  // every item takes >= 0 bytes; bound the loop
                 for (int64_t i = 0; i < v; ++i) {
                     if (json && !first) *json += ',';
@@ -450,13 +457,8 @@ struct ChannelColumns::Impl {
                 return p;
             case Kind::array_num: {
                 for (;;) {
-                    if (!(p = rd_long(p, end, v))) return nullptr;
+                    if (!(p = rd_block_count(p, end, v))) return nullptr;
                     if (v == 0) break;
-                    if (v < 0) {
-                        int64_t bytes = 0;
-                        if (!(p = rd_long(p, end, bytes))) return nullptr;
-                        v = -v;
-                    }
                     if (v > end - p) return nullptr;  // every number takes >= 1 byte
                     for (int64_t i = 0; i < v; ++i) {
                         switch (c.item_type) {

@@ -99,17 +99,11 @@ def parse_mcast(data):
             "count": count, "channel": channel, "payload": data[hlen:]}
 
 
-class McastListener:
-    """Joins group:port on loopback and collects datagrams in a thread."""
+class DatagramCollector:
+    """Collects every datagram of a bound UDP socket in a thread, into .datagrams."""
 
-    def __init__(self, group, port, rcvbuf=8 << 20):
-        assert IN_NETNS, "multicast tests must run inside tests/netns-run"
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.bind((group, port))
-        mreq = socket.inet_aton(group) + socket.inet_aton("127.0.0.1")
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    def __init__(self, sock):
+        self.sock = sock
         self.sock.settimeout(0.1)
         self.datagrams = []
         self._stop = False
@@ -127,6 +121,20 @@ class McastListener:
         self._stop = True
         self._thread.join()
         self.sock.close()
+
+
+class McastListener(DatagramCollector):
+    """Joins group:port on loopback and collects datagrams in a thread."""
+
+    def __init__(self, group, port, rcvbuf=8 << 20):
+        assert IN_NETNS, "multicast tests must run inside tests/netns-run"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((group, port))
+        mreq = socket.inet_aton(group) + socket.inet_aton("127.0.0.1")
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        super().__init__(sock)
 
     def parsed(self):
         return [parse_mcast(d) for d in list(self.datagrams)]

@@ -17,7 +17,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -30,6 +29,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from sdtest import DatagramCollector  # noqa: E402  (tests/ is on the path via conftest.py)
 from lib.python.speeddata_sender import (  # noqa: E402
     EncodeError, Schema, SchemaError, Sender, encode, load_schema)
 
@@ -66,31 +66,20 @@ def oracle_encode(schema, datum):
     return buf.getvalue()
 
 
-class UdpSink:
+class UdpSink(DatagramCollector):
     """A UDP socket on 127.0.0.1 (free port) with a thread collecting every datagram."""
 
     def __init__(self, port=0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for opt in (33, socket.SO_RCVBUF):  # SO_RCVBUFFORCE (root) first, beyond rmem_max
             try:
-                self.sock.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
+                sock.setsockopt(socket.SOL_SOCKET, opt, 16 << 20)
                 break
             except OSError:
                 pass
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.datagrams = []
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop:
-            try:
-                self.datagrams.append(self.sock.recv(70000))
-            except socket.timeout:
-                pass
+        sock.bind(("127.0.0.1", port))
+        self.port = sock.getsockname()[1]
+        super().__init__(sock)
 
     def collect(self, expected=None, timeout=5.0, quiet=0.3):
         """Stops after `expected` datagrams (then `quiet` s more, to catch extras) or after
@@ -110,10 +99,6 @@ class UdpSink:
         self.close()
         return list(self.datagrams)
 
-    def close(self):
-        self._stop = True
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "core/avro/codec.hpp"
+#include "pivot/chunk_codec.hpp"
 
 namespace speeddata::pivot {
 
@@ -27,14 +28,22 @@ struct Column {
     Type item_type = Type::double_type;  // array_num
     size_t elem = 0;                   // bytes per element (fixed-size kinds, array items)
     uint64_t fixed_size = 0;           // fixed
+    // Scalar columns (numbers, booleans, enums, masks): one element per row, stored at
+    // data[row * elem] in buffers sized for a whole chunk, and written as whole chunks
+    // encoded on the chunk pool (H5Dwrite_chunk). The other kinds go through H5Dwrite.
+    bool slot = false;
+    ChunkFilters filters;              // slot columns: the dataset's filters, applied by us
     // Buffers of the rows not yet written (bounded by chunk_rows).
-    std::vector<uint8_t> data;         // fixed-size values; array items
+    std::vector<uint8_t> data;         // scalar values (slot); fixed values; array items
     std::string text;                  // string/bytes/json payloads, each NUL-terminated
     std::vector<uint64_t> ends;        // per row: end offset in text (bytes) / in data (array items)
     // The previous chunk's buffers, being written by the writer thread.
     std::vector<uint8_t> wdata;
     std::string wtext;
     std::vector<uint64_t> wends;
+    std::vector<uint8_t> wrefs;        // variable-length columns: the chunk of heap references
+    std::vector<uint8_t> wenc;         // the encoded chunk of wdata (slot) or wrefs
+    std::future<Status> enc;           // ... being encoded on the chunk pool
     // HDF5 state
     h5::H5Id dset;
     h5::H5Id len_dset;                 // arrays of varying length: "<name>__length"
@@ -366,7 +375,7 @@ struct ChannelColumns::Impl {
                         c.data.resize(c.data.size() + c.fixed_size, 0);
                         break;
                     default:
-                        c.data.resize(c.data.size() + c.elem, 0);
+                        std::memset(c.data.data() + rows * c.elem, 0, c.elem);
                         break;
                 }
                 break;
@@ -376,14 +385,21 @@ struct ChannelColumns::Impl {
                 break;
             case Plan::op_nullable:
                 fill_default(pl.children[0]);
-                cols[pl.mask].data.push_back(0);
+                cols[pl.mask].data[rows] = 0;
                 break;
             default: break;
         }
     }
 
+    // A scalar column's value of the row being decoded.
     template <typename T>
-    static void put(Column& c, T v) {
+    void put(Column& c, T v) {
+        std::memcpy(c.data.data() + rows * sizeof(T), &v, sizeof(T));
+    }
+
+    // Appends to a growing buffer (array items).
+    template <typename T>
+    static void push(Column& c, T v) {
         size_t at = c.data.size();
         c.data.resize(at + sizeof(T));
         std::memcpy(c.data.data() + at, &v, sizeof(T));
@@ -409,11 +425,11 @@ struct ChannelColumns::Impl {
                 if (!(p = rd_long(p, end, v)) || (v != 0 && v != 1)) return nullptr;
                 if (v == pl.null_branch) {
                     fill_default(pl.children[0]);
-                    cols[pl.mask].data.push_back(0);
+                    cols[pl.mask].data[rows] = 0;
                     return p;
                 }
                 if (!(p = decode(pl.children[0], p, end))) return nullptr;
-                cols[pl.mask].data.push_back(1);
+                cols[pl.mask].data[rows] = 1;
                 return p;
             case Plan::op_json: case Plan::op_col: break;
         }
@@ -421,7 +437,7 @@ struct ChannelColumns::Impl {
         switch (c.kind) {
             case Kind::boolean:
                 if (p >= end || *p > 1) return nullptr;
-                c.data.push_back(*p);
+                c.data[rows] = *p;
                 return p + 1;
             case Kind::i32: case Kind::enum_i32:
                 if (!(p = rd_long(p, end, v))) return nullptr;
@@ -434,11 +450,11 @@ struct ChannelColumns::Impl {
                 return p;
             case Kind::f32:
                 if (end - p < 4) return nullptr;
-                c.data.insert(c.data.end(), p, p + 4);
+                std::memcpy(c.data.data() + rows * 4, p, 4);
                 return p + 4;
             case Kind::f64:
                 if (end - p < 8) return nullptr;
-                c.data.insert(c.data.end(), p, p + 8);
+                std::memcpy(c.data.data() + rows * 8, p, 8);
                 return p + 8;
             case Kind::string: case Kind::bytes:
                 if (!(p = rd_long(p, end, v)) || v < 0 || v > end - p) return nullptr;
@@ -469,13 +485,13 @@ struct ChannelColumns::Impl {
                             case Type::int_type: {
                                 int64_t x = 0;
                                 if (!(p = rd_long(p, end, x))) return nullptr;
-                                put<int32_t>(c, static_cast<int32_t>(x));
+                                push<int32_t>(c, static_cast<int32_t>(x));
                                 break;
                             }
                             case Type::long_type: {
                                 int64_t x = 0;
                                 if (!(p = rd_long(p, end, x))) return nullptr;
-                                put<int64_t>(c, x);
+                                push<int64_t>(c, x);
                                 break;
                             }
                             default: {
@@ -530,7 +546,7 @@ struct ChannelColumns::Impl {
                     c.data.resize(rows * c.fixed_size);
                     break;
                 default:
-                    c.data.resize(rows * c.elem);
+                    break;  // scalar slots: the next row overwrites the partial one
             }
         }
     }
@@ -597,26 +613,31 @@ struct ChannelColumns::Impl {
         return {};
     }
 
-    // Writes the swapped-out buffers (c.w*) of w_rows rows at row w_at; runs on the writer thread.
+    // Writes a scalar column's swapped-out chunk (encoded on the pool, or raw when the
+    // dataset has no filter) as one whole chunk at row w_at.
+    Status write_slot(Column& c) {
+        hsize_t total = w_at + w_rows;
+        if (H5Dset_extent(c.dset.get(), &total) < 0) return Status::error("HDF5: cannot extend '" + c.name + "'");
+        if (w_rows == 0) return {};
+        const std::vector<uint8_t>* chunk = &c.wdata;
+        if (c.enc.valid()) {
+            Status st = c.enc.get();
+            if (!st.ok()) return st.with_context("'" + c.name + "'");
+            chunk = &c.wenc;
+        }
+        hsize_t offset = w_at;
+        if (H5Dwrite_chunk(c.dset.get(), H5P_DEFAULT, 0, &offset, chunk->size(), chunk->data()) < 0)
+            return Status::error("HDF5: cannot write '" + c.name + "' (disk full?)");
+        return {};
+    }
+
+    // Writes the swapped-out buffers (c.w*) of w_rows rows at row w_at; runs on the writer
+    // thread. The variable-length columns go first, while the pool encodes the scalar ones.
     Status write_buffers() {
         for (Column& c : cols) {
+            if (c.slot) continue;
             Status st;
             switch (c.kind) {
-                case Kind::boolean:
-                    st = write_rows(c.dset.get(), bool_type.get(), c.wdata.data(), w_at, w_rows, 0, 1, c.name);
-                    break;
-                case Kind::i32: case Kind::enum_i32:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_INT32, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
-                    break;
-                case Kind::i64:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_INT64, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
-                    break;
-                case Kind::f32:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_FLOAT, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
-                    break;
-                case Kind::f64:
-                    st = write_rows(c.dset.get(), H5T_NATIVE_DOUBLE, c.wdata.data(), w_at, w_rows, 0, 1, c.name);
-                    break;
                 case Kind::fixed:
                     st = write_rows(c.dset.get(), H5T_NATIVE_UINT8, c.wdata.data(), w_at, w_rows, c.fixed_size, 2, c.name);
                     break;
@@ -627,7 +648,7 @@ struct ChannelColumns::Impl {
                         ptrs[i] = c.wtext.data() + b;
                         b = c.wends[i];
                     }
-                    st = write_rows(c.dset.get(), str_type.get(), ptrs.data(), w_at, w_rows, 0, 1, c.name);
+                    st = write_vlen(c, str_type.get(), ptrs.data());
                     break;
                 }
                 case Kind::bytes: {
@@ -638,21 +659,84 @@ struct ChannelColumns::Impl {
                         vls[i].len = c.wends[i] - b - 1;  // without the NUL we added
                         b = c.wends[i];
                     }
-                    st = write_rows(c.dset.get(), bytes_type.get(), vls.data(), w_at, w_rows, 0, 1, c.name);
+                    st = write_vlen(c, bytes_type.get(), vls.data());
                     break;
                 }
                 case Kind::array_num: st = flush_array(c); break;
+                default: break;
             }
             if (!st.ok()) return st;
             c.wdata.clear();
             c.wtext.clear();
             c.wends.clear();
         }
+        for (Column& c : cols) {
+            if (!c.slot) continue;
+            Status st = write_slot(c);
+            if (!st.ok()) return st;
+        }
+        for (Column& c : cols) {
+            if (c.slot || !c.enc.valid()) continue;
+            Status st = write_encoded_vlen(c);
+            if (!st.ok()) return st;
+        }
         return {};
     }
 
-    // Hands the buffered rows to the writer thread and goes on decoding into the other set
-    // of buffers: decoding and HDF5 writing overlap (two chunks in memory at most).
+    // Variable-length values (strings, bytes, JSON) of w_rows rows at row w_at. HDF5 puts
+    // each value in the file's global heap and a 16-byte reference to it in the chunk; with
+    // compression, it also deflates the chunk of references on this (the only HDF5) thread,
+    // which costs as much as the heap itself. So the values go to the heap through an
+    // unfiltered scratch dataset: anonymous (never linked into the file) with a single chunk,
+    // written without the chunk cache. Its raw chunk of references is read back, encoded on
+    // the chunk pool like a scalar chunk, and written into the real dataset with
+    // H5Dwrite_chunk (write_encoded_vlen). Closing the scratch dataset frees its chunk for
+    // the next one; the heap objects stay (HDF5 never frees heap objects when it deletes a
+    // dataset), so the references stay valid. tests/unit/pivot checks that read-back.
+    Status write_vlen(Column& c, hid_t mem_type, const void* buf) {
+        if (!options.gzip || w_rows == 0)
+            return write_rows(c.dset.get(), mem_type, buf, w_at, w_rows, 0, 1, c.name);
+        hsize_t dims = options.chunk_rows;
+        h5::H5Id space(H5Screate_simple(1, &dims, nullptr));
+        h5::H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
+        H5Pset_chunk(dcpl.get(), 1, &dims);
+        h5::H5Id dapl(H5Pcreate(H5P_DATASET_ACCESS));
+        H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0);  // straight to the file: read back below
+        h5::H5Id file_type(H5Dget_type(c.dset.get()));
+        h5::H5Id scratch(H5Dcreate_anon(group.get(), file_type.get(), space.get(), dcpl.get(), dapl.get()));
+        if (!scratch.valid()) return Status::error("HDF5: cannot create a scratch dataset for '" + c.name + "'");
+        hsize_t start = 0, count = w_rows;
+        H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr);
+        h5::H5Id ms(H5Screate_simple(1, &count, nullptr));
+        if (H5Dwrite(scratch.get(), mem_type, ms.get(), space.get(), H5P_DEFAULT, buf) < 0)
+            return Status::error("HDF5: cannot write '" + c.name + "' (disk full?)");
+        hsize_t origin = 0, bytes = 0;
+        uint32_t mask = 0;
+        if (H5Dget_chunk_storage_size(scratch.get(), &origin, &bytes) < 0 || bytes == 0)
+            return Status::error("HDF5: cannot size the scratch chunk of '" + c.name + "'");
+        c.wrefs.resize(bytes);
+        if (H5Dread_chunk(scratch.get(), H5P_DEFAULT, &origin, &mask, c.wrefs.data()) < 0)
+            return Status::error("HDF5: cannot read the scratch chunk of '" + c.name + "'");
+        ChunkFilters deflate_only{.shuffle = false, .deflate = true, .level = options.gzip_level};
+        c.enc = chunk_pool().submit([&c, deflate_only] {
+            return encode_chunk(c.wrefs.data(), c.wrefs.size(), 1, deflate_only, c.wenc);
+        });
+        return {};
+    }
+
+    Status write_encoded_vlen(Column& c) {
+        Status st = c.enc.get();
+        if (!st.ok()) return st.with_context("'" + c.name + "'");
+        hsize_t total = w_at + w_rows, offset = w_at;
+        if (H5Dset_extent(c.dset.get(), &total) < 0) return Status::error("HDF5: cannot extend '" + c.name + "'");
+        if (H5Dwrite_chunk(c.dset.get(), H5P_DEFAULT, 0, &offset, c.wenc.size(), c.wenc.data()) < 0)
+            return Status::error("HDF5: cannot write '" + c.name + "' (disk full?)");
+        return {};
+    }
+
+    // Hands the buffered rows to the writer thread (and the scalar columns to the chunk
+    // pool) and goes on decoding into the other set of buffers: decoding, encoding and HDF5
+    // writing overlap, with two chunks in memory at most.
     Status flush() {
         Status prev = wait_writer();
         if (!prev.ok()) return prev;
@@ -665,6 +749,15 @@ struct ChannelColumns::Impl {
         w_rows = rows;
         written += rows;
         rows = 0;
+        for (Column& c : cols) {
+            if (!c.slot || w_rows == 0) continue;
+            // A last, partial chunk is still a whole chunk on disk: zero its tail.
+            std::memset(c.wdata.data() + w_rows * c.elem, 0, (options.chunk_rows - w_rows) * c.elem);
+            if (!c.filters.shuffle && !c.filters.deflate) continue;  // written as it is
+            c.enc = chunk_pool().submit([&c, n = options.chunk_rows] {
+                return encode_chunk(c.wdata.data(), n, c.elem, c.filters, c.wenc);
+            });
+        }
         writer = std::async(std::launch::async, [this] { return write_buffers(); });
         return {};
     }
@@ -676,6 +769,8 @@ struct ChannelColumns::Impl {
 
     ~Impl() {
         if (writer.valid()) writer.wait();
+        for (Column& c : cols)
+            if (c.enc.valid()) c.enc.wait();  // a task still reads c.wdata
     }
 
     Status flush_array(Column& c) {
@@ -787,10 +882,22 @@ Result<std::unique_ptr<ChannelColumns>> ChannelColumns::create(const avro::Schem
         if (!c.ok()) return c.status();
         rp.children.push_back(std::move(*c));
     }
+    const uint64_t chunk = impl->options.chunk_rows;
     for (auto& c : impl->cols) {
-        if (c.kind == Kind::string || c.kind == Kind::bytes || c.kind == Kind::json) c.ends.reserve(options.chunk_rows);
-        else if (c.kind != Kind::array_num) c.data.reserve(options.chunk_rows * std::max<size_t>(1, c.elem * (c.kind == Kind::fixed ? c.fixed_size : 1)));
+        switch (c.kind) {
+            case Kind::string: case Kind::bytes: case Kind::json: c.ends.reserve(chunk); break;
+            case Kind::fixed: c.data.reserve(chunk * c.fixed_size); break;
+            case Kind::array_num: break;
+            default:
+                c.slot = true;
+                c.data.resize(chunk * c.elem);
+                c.wdata.resize(chunk * c.elem);
+                c.filters.shuffle = impl->options.shuffle && c.elem > 1;
+                c.filters.deflate = impl->options.gzip;
+                c.filters.level = impl->options.gzip_level;
+        }
     }
+    chunk_pool(options.threads);  // made here, with the configured size, if not yet
     return std::unique_ptr<ChannelColumns>(new ChannelColumns(std::move(impl)));
 }
 

@@ -35,9 +35,10 @@ namespace speeddata::pivot {
 // Dataset layout options (pivot.yaml hdf5.*).
 struct Hdf5Options {
     bool gzip = true;          // hdf5.compression gzip (else none)
-    int gzip_level = 4;        // hdf5.compression_level 0..9
+    int gzip_level = 1;        // hdf5.compression_level 0..9
     bool shuffle = true;       // hdf5.shuffle
     uint64_t chunk_rows = 65536;  // hdf5.chunk_rows: rows per chunk and per write
+    unsigned threads = 0;      // hdf5.threads: chunk-encoding threads of the process (0 = per core)
 };
 
 // Separator between a record field and its sub-fields in dataset names.

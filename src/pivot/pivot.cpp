@@ -314,6 +314,7 @@ Hdf5Options hdf5_options(const config::PivotConfig& cfg) {
     o.gzip_level = cfg.compression_level;
     o.shuffle = cfg.shuffle;
     o.chunk_rows = cfg.chunk_rows;
+    o.threads = static_cast<unsigned>(cfg.threads);
     return o;
 }
 

@@ -19,7 +19,7 @@ MODES = ["IDLE", "RUN", "FAULT"]
 def write_pivot_config(stack, **overrides):
     cfg = {"http": {"bind": "127.0.0.1", "port": 8000},
            "limits": {"max_channels": 20, "max_duration": "5m"},
-           "hdf5": {"compression": "gzip", "compression_level": 4, "shuffle": True, "chunk_rows": 65536}}
+           "hdf5": {"compression": "gzip", "compression_level": 1, "shuffle": True, "chunk_rows": 65536}}
     for k, v in overrides.items():
         cfg[k].update(v)
     (stack.config_dir / "pivot.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -156,9 +156,10 @@ struct PivotConfig {
     int max_channels = 20;                          // limits.max_channels per request
     std::chrono::seconds max_duration{300};         // limits.max_duration per request
     std::string compression = "gzip";               // hdf5.compression: "gzip" or "none"
-    int compression_level = 4;                      // hdf5.compression_level (gzip 0..9)
+    int compression_level = 1;                      // hdf5.compression_level (gzip 0..9)
     bool shuffle = true;                            // hdf5.shuffle (byte shuffle filter)
     uint64_t chunk_rows = 65536;                    // hdf5.chunk_rows (rows per dataset chunk)
+    int threads = 0;                                // hdf5.threads (chunk encoders; 0 = one per core)
 };
 Result<PivotConfig> load_pivot_config(const std::filesystem::path& config_dir);
 

@@ -339,7 +339,9 @@ std::vector<Option> make_table() {
                  .choices = {"gzip", "none"}, .doc = "Compression filter of the HDF5 datasets.",
                  .access = SD_FIELD(P, compression)});
     t.push_back({.section = S::pivot, .key = "hdf5.compression_level", .type = Type::integer,
-                 .default_text = "4", .lo = 0, .hi = 9, .doc = "gzip level: 0 fastest .. 9 smallest.",
+                 .default_text = "1", .lo = 0, .hi = 9,
+                 .doc = "gzip level: 0 stores, 1 is the fastest compression, 9 the smallest files "
+                        "(on the example data, 9 saves 2 % of the file and takes ten times as long).",
                  .access = SD_FIELD(P, compression_level)});
     t.push_back({.section = S::pivot, .key = "hdf5.shuffle", .type = Type::boolean, .default_text = "true",
                  .doc = "Byte-shuffle filter before compression (numeric data compresses better).",
@@ -348,6 +350,10 @@ std::vector<Option> make_table() {
                  .default_text = "65536", .unit = "rows", .lo = 1, .hi = 1 << 24,
                  .doc = "Rows per dataset chunk, the unit of compression and of partial reads.",
                  .access = SD_FIELD(P, chunk_rows)});
+    t.push_back({.section = S::pivot, .key = "hdf5.threads", .type = Type::integer, .default_text = "0",
+                 .unit = "threads", .lo = 0, .hi = 256,
+                 .doc = "Threads that compress chunks, shared by all exports of the process; 0 = one per core.",
+                 .access = SD_FIELD(P, threads)});
     return t;
 }
 

@@ -68,8 +68,9 @@ TEST(ShippedConfig, StripchartAndPivotLoad) {
     EXPECT_EQ(p->max_channels, 20);
     EXPECT_EQ(p->max_duration, 300s);
     EXPECT_EQ(p->compression, "gzip");
-    EXPECT_EQ(p->compression_level, 4);
+    EXPECT_EQ(p->compression_level, 1);
     EXPECT_TRUE(p->shuffle);
+    EXPECT_EQ(p->threads, 0);
 }
 
 // Every key of the shipped files is spelled out: a file with the keys removed must load to
@@ -228,7 +229,7 @@ TEST(Merge, StripchartAndPivotOverrides) {
     EXPECT_EQ(p->max_duration, 3600s);
     EXPECT_EQ(p->compression, "none");
     EXPECT_EQ(p->chunk_rows, 1000u);
-    EXPECT_EQ(p->compression_level, 4);
+    EXPECT_EQ(p->compression_level, 1);
 }
 
 TEST(ParseChannel, BuildsFromDefaultsOfBase) {

@@ -1,0 +1,37 @@
+// HDF5's shuffle + deflate filter pipeline, done outside HDF5: the pivot encodes each full
+// chunk of a fixed-size column on a worker thread (libdeflate, several times faster than
+// zlib, and several chunks at once) and hands the encoded bytes to H5Dwrite_chunk. The bytes
+// are exactly what the dataset's filter pipeline (H5Pset_shuffle, H5Pset_deflate) decodes,
+// so any HDF5 reader (h5py, h5dump, MATLAB) reads them as ordinary gzip+shuffle chunks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/status.hpp"
+#include "core/thread_pool.hpp"
+
+namespace speeddata::pivot {
+
+// HDF5's shuffle filter layout: byte k of element i goes to out[k * n + i].
+void shuffle_bytes(const uint8_t* in, uint8_t* out, size_t n, size_t elem);
+void unshuffle_bytes(const uint8_t* in, uint8_t* out, size_t n, size_t elem);
+
+struct ChunkFilters {
+    bool shuffle = false;  // the dataset has the shuffle filter (only when elem > 1)
+    bool deflate = false;  // the dataset has the deflate filter
+    int level = 4;         // deflate level 0..9
+};
+
+// Encodes one chunk of n elements of elem bytes as the dataset's filters would: shuffle,
+// then a zlib stream (RFC 1950, as HDF5's deflate filter writes). out is resized to the
+// encoded size. With no filter, out is a copy of the input.
+Status encode_chunk(const uint8_t* in, size_t n, size_t elem, const ChunkFilters& filters,
+                    std::vector<uint8_t>& out);
+
+// The process-wide pool that encodes chunks. The first call creates it with `threads`
+// workers (0 = one per hardware thread); later calls return the same pool.
+ThreadPool& chunk_pool(unsigned threads = 0);
+
+}  // namespace speeddata::pivot

@@ -358,37 +358,95 @@ struct ChannelColumns::Impl {
         return pl;
     }
 
-    // Appends the zero/empty value of every column under pl (a null in a nullable union).
-    void fill_default(const Plan& pl) {
+    // Appends a column's zero/empty value (its part of a null in a nullable union).
+    void fill_default(Column& c) {
+        switch (c.kind) {
+            case Kind::string: case Kind::bytes: case Kind::json:
+                c.text.push_back('\0');
+                c.ends.push_back(c.text.size());
+                break;
+            case Kind::array_num:
+                c.ends.push_back(c.ends.empty() ? 0 : c.ends.back());
+                break;
+            case Kind::fixed:
+                c.data.resize(c.data.size() + c.fixed_size, 0);
+                break;
+            default:
+                std::memset(c.data.data() + rows * c.elem, 0, c.elem);
+                break;
+        }
+    }
+
+    // The plan flattened into a program of steps, one per field in the order of the
+    // encoding (records are just their fields in order), run in a loop: no recursion and
+    // one dispatch per field on the hot path.
+    struct Step {
+        enum Op : uint8_t { value, time, skip, nullable } op = value;
+        int col = -1;        // value, time: the column
+        int mask = -1;       // nullable: the mask column
+        int null_branch = 0; // nullable
+        uint32_t after = 0;  // nullable: the first step after its value's steps
+        NodeId node = avro::no_node;
+    };
+    std::vector<Step> prog;
+
+    void flatten(const Plan& pl) {
         switch (pl.op) {
-            case Plan::op_col: case Plan::op_json: {
-                Column& c = cols[pl.col];
-                switch (c.kind) {
-                    case Kind::string: case Kind::bytes: case Kind::json:
-                        c.text.push_back('\0');
-                        c.ends.push_back(c.text.size());
-                        break;
-                    case Kind::array_num:
-                        c.ends.push_back(c.ends.empty() ? 0 : c.ends.back());
-                        break;
-                    case Kind::fixed:
-                        c.data.resize(c.data.size() + c.fixed_size, 0);
-                        break;
-                    default:
-                        std::memset(c.data.data() + rows * c.elem, 0, c.elem);
-                        break;
-                }
+            case Plan::op_record:
+                for (const auto& ch : pl.children) flatten(ch);
+                break;
+            case Plan::op_nullable: {
+                size_t at = prog.size();
+                prog.push_back({.op = Step::nullable, .mask = pl.mask, .null_branch = pl.null_branch, .node = pl.node});
+                flatten(pl.children[0]);
+                prog[at].after = static_cast<uint32_t>(prog.size());
                 break;
             }
-            case Plan::op_record:
-                for (const auto& ch : pl.children) fill_default(ch);
+            case Plan::op_time: prog.push_back({.op = Step::time, .col = pl.col, .node = pl.node}); break;
+            case Plan::op_skip: prog.push_back({.op = Step::skip, .node = pl.node}); break;
+            case Plan::op_col: case Plan::op_json:
+                prog.push_back({.op = Step::value, .col = pl.col, .node = pl.node});
                 break;
-            case Plan::op_nullable:
-                fill_default(pl.children[0]);
-                cols[pl.mask].data[rows] = 0;
-                break;
-            default: break;
         }
+    }
+
+    // Decodes one datum into the row `rows`; nullptr when malformed.
+    const uint8_t* run(const uint8_t* p, const uint8_t* end) {
+        const Step* const first = prog.data();
+        const Step* const last = first + prog.size();
+        for (const Step* s = first; s < last; ++s) {
+            switch (s->op) {
+                case Step::value:
+                    p = decode_value(cols[static_cast<size_t>(s->col)], s->node, p, end);
+                    break;
+                case Step::time: {
+                    int64_t ns = 0;
+                    p = read_time(p, end, ns);
+                    put<int64_t>(cols[static_cast<size_t>(s->col)], ns);
+                    break;
+                }
+                case Step::skip:
+                    p = walk(schema, s->node, p, end, nullptr);
+                    break;
+                case Step::nullable: {
+                    int64_t v = 0;
+                    if (!(p = rd_long(p, end, v)) || (v != 0 && v != 1)) return nullptr;
+                    const bool is_null = v == s->null_branch;
+                    cols[static_cast<size_t>(s->mask)].data[rows] = !is_null;
+                    if (is_null) {
+                        const Step* after = first + s->after;
+                        for (const Step* k = s + 1; k < after; ++k) {
+                            if (k->op == Step::value) fill_default(cols[static_cast<size_t>(k->col)]);
+                            else if (k->op == Step::nullable) cols[static_cast<size_t>(k->mask)].data[rows] = 0;
+                        }
+                        s = after - 1;
+                    }
+                    break;
+                }
+            }
+            if (!p) return nullptr;
+        }
+        return p;
     }
 
     // A scalar column's value of the row being decoded.
@@ -405,35 +463,8 @@ struct ChannelColumns::Impl {
         std::memcpy(c.data.data() + at, &v, sizeof(T));
     }
 
-    const uint8_t* decode(const Plan& pl, const uint8_t* p, const uint8_t* end) {
+    const uint8_t* decode_value(Column& c, NodeId node, const uint8_t* p, const uint8_t* end) {
         int64_t v = 0;
-        switch (pl.op) {
-            case Plan::op_skip:
-                return walk(schema, pl.node, p, end, nullptr);
-            case Plan::op_time: {
-                Column& c = cols[pl.col];
-                int64_t ns = 0;
-                if (!(p = read_time(p, end, ns))) return nullptr;
-                put<int64_t>(c, ns);
-                return p;
-            }
-            case Plan::op_record:
-                for (const auto& ch : pl.children)
-                    if (!(p = decode(ch, p, end))) return nullptr;
-                return p;
-            case Plan::op_nullable:
-                if (!(p = rd_long(p, end, v)) || (v != 0 && v != 1)) return nullptr;
-                if (v == pl.null_branch) {
-                    fill_default(pl.children[0]);
-                    cols[pl.mask].data[rows] = 0;
-                    return p;
-                }
-                if (!(p = decode(pl.children[0], p, end))) return nullptr;
-                cols[pl.mask].data[rows] = 1;
-                return p;
-            case Plan::op_json: case Plan::op_col: break;
-        }
-        Column& c = cols[pl.col];
         switch (c.kind) {
             case Kind::boolean:
                 if (p >= end || *p > 1) return nullptr;
@@ -467,7 +498,7 @@ struct ChannelColumns::Impl {
                 c.data.insert(c.data.end(), p, p + c.fixed_size);
                 return p + c.fixed_size;
             case Kind::json:
-                if (!(p = walk(schema, pl.node, p, end, &c.text))) return nullptr;
+                if (!(p = walk(schema, node, p, end, &c.text))) return nullptr;
                 c.text.push_back('\0');
                 c.ends.push_back(c.text.size());
                 return p;
@@ -898,6 +929,7 @@ Result<std::unique_ptr<ChannelColumns>> ChannelColumns::create(const avro::Schem
         }
     }
     chunk_pool(options.threads);  // made here, with the configured size, if not yet
+    impl->flatten(impl->root);
     return std::unique_ptr<ChannelColumns>(new ChannelColumns(std::move(impl)));
 }
 
@@ -916,7 +948,7 @@ const uint8_t* ChannelColumns::skip(const uint8_t* p, const uint8_t* end) const 
 
 const uint8_t* ChannelColumns::append(const uint8_t* p, const uint8_t* end, Status& io_status) {
     Impl& m = *impl_;
-    const uint8_t* q = m.decode(m.root, p, end);
+    const uint8_t* q = m.run(p, end);
     if (!q) {
         m.rollback();
         return nullptr;

@@ -82,7 +82,21 @@ private:
 // ---- varint / zigzag helpers (shared by the hot path and the encoders) -------------------
 
 // Reads a zigzag varint long. Returns bytes used (1..10) or 0 when malformed/truncated.
-size_t read_long(const uint8_t* p, const uint8_t* end, int64_t& out) noexcept;
+// Inline: it is the innermost step of every decoder.
+inline size_t read_long(const uint8_t* p, const uint8_t* end, int64_t& out) noexcept {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 10; ++i) {
+        if (p + i >= end) return 0;
+        const uint8_t b = p[i];
+        if (i == 9 && b > 1) return 0;  // more than 64 bits
+        v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
+            return i + 1;
+        }
+    }
+    return 0;
+}
 // Appends the zigzag varint encoding of v; returns bytes written (1..10). out needs 10 bytes.
 size_t write_long(int64_t v, uint8_t* out) noexcept;
 void append_long(std::string& out, int64_t v);

@@ -32,21 +32,6 @@ std::string_view decode_error_name(DecodeError e) {
 
 // ---- varint / float helpers -------------------------------------------------------------
 
-size_t read_long(const uint8_t* p, const uint8_t* end, int64_t& out) noexcept {
-    uint64_t v = 0;
-    for (size_t i = 0; i < 10; ++i) {
-        if (p + i >= end) return 0;
-        const uint8_t b = p[i];
-        if (i == 9 && b > 1) return 0;  // more than 64 bits
-        v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            out = static_cast<int64_t>((v >> 1) ^ (0 - (v & 1)));
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 size_t write_long(int64_t v, uint8_t* out) noexcept {
     uint64_t n = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
     size_t i = 0;

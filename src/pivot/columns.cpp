@@ -42,6 +42,7 @@ struct Column {
     std::string wtext;
     std::vector<uint64_t> wends;
     std::vector<uint8_t> wrefs;        // variable-length columns: the chunk of heap references
+    uint64_t refs_at = 0, refs_rows = 0;  // ... its first row and row count
     std::vector<uint8_t> wenc;         // the encoded chunk of wdata (slot) or wrefs
     std::future<Status> enc;           // ... being encoded on the chunk pool
     // HDF5 state
@@ -665,6 +666,8 @@ struct ChannelColumns::Impl {
     // Writes the swapped-out buffers (c.w*) of w_rows rows at row w_at; runs on the writer
     // thread. The variable-length columns go first, while the pool encodes the scalar ones.
     Status write_buffers() {
+        Status pending = write_encoded_vlen();
+        if (!pending.ok()) return pending;
         for (Column& c : cols) {
             if (c.slot) continue;
             Status st;
@@ -706,11 +709,6 @@ struct ChannelColumns::Impl {
             Status st = write_slot(c);
             if (!st.ok()) return st;
         }
-        for (Column& c : cols) {
-            if (c.slot || !c.enc.valid()) continue;
-            Status st = write_encoded_vlen(c);
-            if (!st.ok()) return st;
-        }
         return {};
     }
 
@@ -721,7 +719,8 @@ struct ChannelColumns::Impl {
     // unfiltered scratch dataset: anonymous (never linked into the file) with a single chunk,
     // written without the chunk cache. Its raw chunk of references is read back, encoded on
     // the chunk pool like a scalar chunk, and written into the real dataset with
-    // H5Dwrite_chunk (write_encoded_vlen). Closing the scratch dataset frees its chunk for
+    // H5Dwrite_chunk by the next write_buffers (or finish), so that nobody waits for the
+    // encoding (write_encoded_vlen). Closing the scratch dataset frees its chunk for
     // the next one; the heap objects stay (HDF5 never frees heap objects when it deletes a
     // dataset), so the references stay valid. tests/unit/pivot checks that read-back.
     Status write_vlen(Column& c, hid_t mem_type, const void* buf) {
@@ -746,6 +745,8 @@ struct ChannelColumns::Impl {
         if (H5Dget_chunk_storage_size(scratch.get(), &origin, &bytes) < 0 || bytes == 0)
             return Status::error("HDF5: cannot size the scratch chunk of '" + c.name + "'");
         c.wrefs.resize(bytes);
+        c.refs_at = w_at;
+        c.refs_rows = w_rows;
         if (H5Dread_chunk(scratch.get(), H5P_DEFAULT, &origin, &mask, c.wrefs.data()) < 0)
             return Status::error("HDF5: cannot read the scratch chunk of '" + c.name + "'");
         ChunkFilters deflate_only{.shuffle = false, .deflate = true, .level = options.gzip_level};
@@ -755,13 +756,17 @@ struct ChannelColumns::Impl {
         return {};
     }
 
-    Status write_encoded_vlen(Column& c) {
-        Status st = c.enc.get();
-        if (!st.ok()) return st.with_context("'" + c.name + "'");
-        hsize_t total = w_at + w_rows, offset = w_at;
-        if (H5Dset_extent(c.dset.get(), &total) < 0) return Status::error("HDF5: cannot extend '" + c.name + "'");
-        if (H5Dwrite_chunk(c.dset.get(), H5P_DEFAULT, 0, &offset, c.wenc.size(), c.wenc.data()) < 0)
-            return Status::error("HDF5: cannot write '" + c.name + "' (disk full?)");
+    // Writes the encoded chunks of references that write_vlen left behind.
+    Status write_encoded_vlen() {
+        for (Column& c : cols) {
+            if (c.slot || !c.enc.valid()) continue;
+            Status st = c.enc.get();
+            if (!st.ok()) return st.with_context("'" + c.name + "'");
+            hsize_t total = c.refs_at + c.refs_rows, offset = c.refs_at;
+            if (H5Dset_extent(c.dset.get(), &total) < 0) return Status::error("HDF5: cannot extend '" + c.name + "'");
+            if (H5Dwrite_chunk(c.dset.get(), H5P_DEFAULT, 0, &offset, c.wenc.size(), c.wenc.data()) < 0)
+                return Status::error("HDF5: cannot write '" + c.name + "' (disk full?)");
+        }
         return {};
     }
 
@@ -979,7 +984,9 @@ Status ChannelColumns::open_group(hid_t file, const std::string& group_name) {
 Status ChannelColumns::finish() {
     Status st = impl_->flush();
     Status w = impl_->wait_writer();
-    return st.ok() ? w : st;
+    if (st.ok()) st = w;
+    if (st.ok()) st = impl_->write_encoded_vlen();
+    return st;
 }
 hid_t ChannelColumns::group() const { return impl_->group.get(); }
 uint64_t ChannelColumns::rows() const { return impl_->rows + impl_->written; }

@@ -44,15 +44,28 @@ libdeflate_compressor* compressor(int level) {
 
 }  // namespace
 
-Status encode_chunk(const uint8_t* in, size_t n, size_t elem, const ChunkFilters& filters,
+Status encode_chunk(const uint8_t* in, size_t rows, size_t n, size_t elem, const ChunkFilters& filters,
                     std::vector<uint8_t>& out) {
+    if (rows > n) return Status::error("chunk: " + std::to_string(rows) + " rows in a chunk of " + std::to_string(n));
     const size_t bytes = n * elem;
-    thread_local std::vector<uint8_t> shuffled;
+    thread_local std::vector<uint8_t> staged;  // the chunk as the deflate step sees it
     const uint8_t* src = in;
     if (filters.shuffle && elem > 1 && n > 1) {
-        shuffled.resize(bytes);
-        shuffle_bytes(in, shuffled.data(), n, elem);
-        src = shuffled.data();
+        staged.resize(bytes);
+        shuffle_bytes(in, staged.data(), rows, elem);  // planes of `rows` bytes...
+        if (rows < n) {
+            // ...spread to planes of n bytes, from the last plane down (no overlap), zero-padded.
+            for (size_t k = elem; k-- > 0;) {
+                std::memmove(staged.data() + k * n, staged.data() + k * rows, rows);
+                std::memset(staged.data() + k * n + rows, 0, n - rows);
+            }
+        }
+        src = staged.data();
+    } else if (rows < n) {
+        staged.resize(bytes);
+        std::memcpy(staged.data(), in, rows * elem);
+        std::memset(staged.data() + rows * elem, 0, bytes - rows * elem);
+        src = staged.data();
     }
     if (!filters.deflate) {
         out.assign(src, src + bytes);
@@ -60,10 +73,11 @@ Status encode_chunk(const uint8_t* in, size_t n, size_t elem, const ChunkFilters
     }
     libdeflate_compressor* c = compressor(filters.level);
     if (!c) return Status::error("deflate: cannot make a compressor of level " + std::to_string(filters.level));
-    out.resize(libdeflate_zlib_compress_bound(c, bytes));
-    size_t size = libdeflate_zlib_compress(c, src, bytes, out.data(), out.size());
+    thread_local std::vector<uint8_t> packed;
+    packed.resize(libdeflate_zlib_compress_bound(c, bytes));
+    size_t size = libdeflate_zlib_compress(c, src, bytes, packed.data(), packed.size());
     if (size == 0) return Status::error("deflate: compression failed");
-    out.resize(size);
+    out.assign(packed.data(), packed.data() + size);
     return {};
 }
 

@@ -25,9 +25,11 @@ struct ChunkFilters {
 };
 
 // Encodes one chunk of n elements of elem bytes as the dataset's filters would: shuffle,
-// then a zlib stream (RFC 1950, as HDF5's deflate filter writes). out is resized to the
-// encoded size. With no filter, out is a copy of the input.
-Status encode_chunk(const uint8_t* in, size_t n, size_t elem, const ChunkFilters& filters,
+// then a zlib stream (RFC 1950, as HDF5's deflate filter writes). Only the first `rows`
+// elements are read from `in`; the rest of the chunk (a last, partial chunk) is zeros.
+// out gets exactly the encoded bytes (with no filter: the chunk itself). The staging
+// buffers are per thread, so memory stays at one chunk per encoding thread.
+Status encode_chunk(const uint8_t* in, size_t rows, size_t n, size_t elem, const ChunkFilters& filters,
                     std::vector<uint8_t>& out);
 
 // The process-wide pool that encodes chunks. The first call creates it with `threads`

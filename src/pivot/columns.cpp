@@ -16,6 +16,28 @@ using avro::Type;
 
 namespace {
 
+// A byte buffer whose resize() leaves new bytes uninitialised: a column's whole-chunk buffers
+// cost memory only for the rows actually written (a small export of many columns stays small).
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+        using other = DefaultInitAllocator<U>;
+    };
+    DefaultInitAllocator() = default;
+    template <typename U>
+    DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+    template <typename U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+using Bytes = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
+
 enum class Kind : uint8_t { i32, i64, f32, f64, boolean, string, bytes, fixed, enum_i32, array_num, json };
 
 struct Column {
@@ -34,11 +56,11 @@ struct Column {
     bool slot = false;
     ChunkFilters filters;              // slot columns: the dataset's filters, applied by us
     // Buffers of the rows not yet written (bounded by chunk_rows).
-    std::vector<uint8_t> data;         // scalar values (slot); fixed values; array items
+    Bytes data;                        // scalar values (slot); fixed values; array items
     std::string text;                  // string/bytes/json payloads, each NUL-terminated
     std::vector<uint64_t> ends;        // per row: end offset in text (bytes) / in data (array items)
     // The previous chunk's buffers, being written by the writer thread.
-    std::vector<uint8_t> wdata;
+    Bytes wdata;
     std::string wtext;
     std::vector<uint64_t> wends;
     std::vector<uint8_t> wrefs;        // variable-length columns: the chunk of heap references
@@ -257,6 +279,8 @@ struct ChannelColumns::Impl {
     Plan root;
     uint64_t rows = 0;          // rows buffered
     uint64_t written = 0;       // rows already in the datasets
+    bool created = false;       // the datasets exist (made at the first flush)
+    uint64_t chunk_rows = 0;    // rows per dataset chunk: hdf5.chunk_rows, or fewer for a small export
     int64_t first_ns = 0, last_ns = 0;
     h5::H5Id group;
     h5::H5Id str_type, bool_type, bytes_type;
@@ -590,9 +614,9 @@ struct ChannelColumns::Impl {
         h5::H5Id space(H5Screate_simple(rank, dims, maxd));
         h5::H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
         uint64_t row_bytes = std::max<uint64_t>(1, width) * std::max<size_t>(1, c.elem);
-        hsize_t chunk[2] = {options.chunk_rows, std::max<uint64_t>(1, width)};
+        hsize_t chunk[2] = {chunk_rows, std::max<uint64_t>(1, width)};
         if (rank == 2)
-            chunk[0] = std::max<uint64_t>(1, std::min<uint64_t>(options.chunk_rows, (1u << 20) / row_bytes));
+            chunk[0] = std::max<uint64_t>(1, std::min<uint64_t>(chunk_rows, (1u << 20) / row_bytes));
         H5Pset_chunk(dcpl.get(), rank, chunk);
         if (options.shuffle && c.elem > 1) H5Pset_shuffle(dcpl.get());
         if (options.gzip) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level));
@@ -645,20 +669,35 @@ struct ChannelColumns::Impl {
         return {};
     }
 
+    hid_t slot_mem_type(const Column& c) const {
+        switch (c.kind) {
+            case Kind::boolean: return bool_type.get();
+            case Kind::i32: case Kind::enum_i32: return H5T_NATIVE_INT32;
+            case Kind::f32: return H5T_NATIVE_FLOAT;
+            case Kind::f64: return H5T_NATIVE_DOUBLE;
+            default: return H5T_NATIVE_INT64;
+        }
+    }
+
     // Writes a scalar column's swapped-out chunk (encoded on the pool, or raw when the
     // dataset has no filter) as one whole chunk at row w_at.
     Status write_slot(Column& c) {
         hsize_t total = w_at + w_rows;
         if (H5Dset_extent(c.dset.get(), &total) < 0) return Status::error("HDF5: cannot extend '" + c.name + "'");
         if (w_rows == 0) return {};
-        const std::vector<uint8_t>* chunk = &c.wdata;
+        const void* chunk = c.wdata.data();
+        size_t bytes = chunk_rows * c.elem;
         if (c.enc.valid()) {
             Status st = c.enc.get();
             if (!st.ok()) return st.with_context("'" + c.name + "'");
-            chunk = &c.wenc;
+            chunk = c.wenc.data();
+            bytes = c.wenc.size();
+        } else if (w_rows < chunk_rows) {
+            // Unfiltered last chunk: HDF5 pads it.
+            return write_rows(c.dset.get(), slot_mem_type(c), c.wdata.data(), w_at, w_rows, 0, 1, c.name);
         }
         hsize_t offset = w_at;
-        if (H5Dwrite_chunk(c.dset.get(), H5P_DEFAULT, 0, &offset, chunk->size(), chunk->data()) < 0)
+        if (H5Dwrite_chunk(c.dset.get(), H5P_DEFAULT, 0, &offset, bytes, chunk) < 0)
             return Status::error("HDF5: cannot write '" + c.name + "' (disk full?)");
         return {};
     }
@@ -726,7 +765,7 @@ struct ChannelColumns::Impl {
     Status write_vlen(Column& c, hid_t mem_type, const void* buf) {
         if (!options.gzip || w_rows == 0)
             return write_rows(c.dset.get(), mem_type, buf, w_at, w_rows, 0, 1, c.name);
-        hsize_t dims = options.chunk_rows;
+        hsize_t dims = chunk_rows;
         h5::H5Id space(H5Screate_simple(1, &dims, nullptr));
         h5::H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
         H5Pset_chunk(dcpl.get(), 1, &dims);
@@ -751,7 +790,7 @@ struct ChannelColumns::Impl {
             return Status::error("HDF5: cannot read the scratch chunk of '" + c.name + "'");
         ChunkFilters deflate_only{.shuffle = false, .deflate = true, .level = options.gzip_level};
         c.enc = chunk_pool().submit([&c, deflate_only] {
-            return encode_chunk(c.wrefs.data(), c.wrefs.size(), 1, deflate_only, c.wenc);
+            return encode_chunk(c.wrefs.data(), c.wrefs.size(), c.wrefs.size(), 1, deflate_only, c.wenc);
         });
         return {};
     }
@@ -773,9 +812,20 @@ struct ChannelColumns::Impl {
     // Hands the buffered rows to the writer thread (and the scalar columns to the chunk
     // pool) and goes on decoding into the other set of buffers: decoding, encoding and HDF5
     // writing overlap, with two chunks in memory at most.
-    Status flush() {
+    Status flush(bool last = false) {
         Status prev = wait_writer();
         if (!prev.ok()) return prev;
+        if (!created) {
+            // The datasets are made at the first flush: an export that ends before its first
+            // chunk is full gets chunks of its own size, not hdf5.chunk_rows rows of padding.
+            chunk_rows = last ? std::max<uint64_t>(1, rows) : options.chunk_rows;
+            for (Column& c : cols) {
+                if (c.kind == Kind::array_num) continue;  // made at its first flush, when a width is known
+                Status st = create_column(c, 0);
+                if (!st.ok()) return st;
+            }
+            created = true;
+        }
         for (Column& c : cols) {
             std::swap(c.data, c.wdata);
             std::swap(c.text, c.wtext);
@@ -787,11 +837,10 @@ struct ChannelColumns::Impl {
         rows = 0;
         for (Column& c : cols) {
             if (!c.slot || w_rows == 0) continue;
-            // A last, partial chunk is still a whole chunk on disk: zero its tail.
-            std::memset(c.wdata.data() + w_rows * c.elem, 0, (options.chunk_rows - w_rows) * c.elem);
             if (!c.filters.shuffle && !c.filters.deflate) continue;  // written as it is
-            c.enc = chunk_pool().submit([&c, n = options.chunk_rows] {
-                return encode_chunk(c.wdata.data(), n, c.elem, c.filters, c.wenc);
+            // (a last, partial chunk is still a whole chunk on disk: the encoder pads it)
+            c.enc = chunk_pool().submit([&c, rows = w_rows, n = chunk_rows] {
+                return encode_chunk(c.wdata.data(), rows, n, c.elem, c.filters, c.wenc);
             });
         }
         writer = std::async(std::launch::async, [this] { return write_buffers(); });
@@ -973,16 +1022,11 @@ Status ChannelColumns::open_group(hid_t file, const std::string& group_name) {
     m.str_type = h5::vlen_utf8_type();
     m.bool_type = h5::bool_type();
     m.bytes_type = h5::H5Id(H5Tvlen_create(H5T_NATIVE_UINT8));
-    for (Column& c : m.cols) {
-        if (c.kind == Kind::array_num) continue;  // created at the first flush, when a width is known
-        Status st = m.create_column(c, 0);
-        if (!st.ok()) return st;
-    }
     return {};
 }
 
 Status ChannelColumns::finish() {
-    Status st = impl_->flush();
+    Status st = impl_->flush(/*last=*/true);
     Status w = impl_->wait_writer();
     if (st.ok()) st = w;
     if (st.ok()) st = impl_->write_encoded_vlen();

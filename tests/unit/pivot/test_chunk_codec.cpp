@@ -57,6 +57,7 @@ TEST(ChunkCodec, ShuffleIsHdf5sLayoutAndRoundTrips) {
 TEST(ChunkCodec, EncodedChunksAreReadByHdf5sFilterPipeline) {
     h5::quiet_errors();
     const hsize_t n = 5000;  // elements per chunk
+    const hsize_t m = 1234;  // elements in the last, partial chunk
     auto path = temp_file("direct.h5");
     struct Case {
         hid_t type;
@@ -75,7 +76,7 @@ TEST(ChunkCodec, EncodedChunksAreReadByHdf5sFilterPipeline) {
     for (const Case& c : cases) {
         SCOPED_TRACE(k);
         h5::H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-        hsize_t dims = 2 * n, maxd = H5S_UNLIMITED;
+        hsize_t dims = n + m, maxd = H5S_UNLIMITED;
         h5::H5Id space(H5Screate_simple(1, &dims, &maxd));
         h5::H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
         H5Pset_chunk(dcpl.get(), 1, &n);
@@ -83,10 +84,10 @@ TEST(ChunkCodec, EncodedChunksAreReadByHdf5sFilterPipeline) {
         if (c.f.deflate) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(c.f.level));
         h5::H5Id d(H5Dcreate2(file.get(), "d", c.type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
         ASSERT_TRUE(d.valid());
-        auto data = pattern(2 * n * c.elem);
+        auto data = pattern((n + m) * c.elem);
         for (hsize_t chunk = 0; chunk < 2; ++chunk) {
             std::vector<uint8_t> enc;
-            ASSERT_TRUE(pivot::encode_chunk(data.data() + chunk * n * c.elem, n, c.elem, c.f, enc).ok());
+            ASSERT_TRUE(pivot::encode_chunk(data.data() + chunk * n * c.elem, chunk ? m : n, n, c.elem, c.f, enc).ok());
             if (c.f.deflate && c.f.level > 0) {
                 EXPECT_LT(enc.size(), n * c.elem);
             }
@@ -321,4 +322,36 @@ TEST(ChunkCodec, ScratchDatasetsForStringsDoNotGrowTheFile) {
     h5::H5Id file(H5Fopen(ours.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
     EXPECT_EQ(read_strings(file.get(), "c/s"), words);
     std::filesystem::remove_all(ours.parent_path());
+}
+
+TEST(ChunkCodec, AnExportSmallerThanAChunkGetsChunksOfItsOwnSize) {
+    // 10 rows must not be padded to hdf5.chunk_rows (65536) rows per column on disk.
+    h5::quiet_errors();
+    auto schema = avro::Schema::parse(all_types_schema);
+    ASSERT_TRUE(schema.ok());
+    auto path = temp_file("small.h5");
+    {
+        auto cols = pivot::ChannelColumns::create(*schema, "time", TimeUnit::ns, {}, pivot::Hdf5Options{});
+        ASSERT_TRUE(cols.ok());
+        h5::H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+        ASSERT_TRUE((*cols)->open_group(file.get(), "c").ok());
+        for (int i = 0; i < 10; ++i) {
+            std::string d = datum(i);
+            Status io;
+            auto p = reinterpret_cast<const uint8_t*>(d.data());
+            ASSERT_EQ((*cols)->append(p, p + d.size(), io), p + d.size());
+        }
+        ASSERT_TRUE((*cols)->finish().ok());
+    }
+    h5::H5Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    for (const char* name : {"c/time", "c/d", "c/s", "c/maybe__valid"}) {
+        h5::H5Id d(H5Dopen2(file.get(), name, H5P_DEFAULT));
+        h5::H5Id dcpl(H5Dget_create_plist(d.get()));
+        hsize_t chunk = 0;
+        ASSERT_EQ(H5Pget_chunk(dcpl.get(), 1, &chunk), 1) << name;
+        EXPECT_EQ(chunk, 10u) << name;
+    }
+    EXPECT_EQ(read_strings(file.get(), "c/s")[9], word(9));
+    EXPECT_LT(std::filesystem::file_size(path), 64u * 1024);
+    std::filesystem::remove_all(path.parent_path());
 }

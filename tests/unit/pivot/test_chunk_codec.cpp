@@ -154,6 +154,25 @@ std::string datum(int i) {
     return out;
 }
 
+// Writes `rows` datums made by make(i) through the column writer into group "c" of a new file.
+template <typename Make>
+void write_columns(const avro::Schema& schema, const pivot::Hdf5Options& options, const std::filesystem::path& path,
+                   int rows, Make make) {
+    h5::H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+    auto cols = pivot::ChannelColumns::create(schema, "time", TimeUnit::ns, {}, options);
+    ASSERT_TRUE(cols.ok()) << cols.message();
+    ASSERT_TRUE((*cols)->open_group(file.get(), "c").ok());
+    for (int i = 0; i < rows; ++i) {
+        std::string d = make(i);
+        Status io;
+        auto p = reinterpret_cast<const uint8_t*>(d.data());
+        ASSERT_EQ((*cols)->append(p, p + d.size(), io), p + d.size()) << i;
+        ASSERT_TRUE(io.ok()) << io.message();
+    }
+    Status st = (*cols)->finish();
+    ASSERT_TRUE(st.ok()) << st.message();
+}
+
 template <typename T>
 std::vector<T> read_all(hid_t file, const char* name, hid_t mem_type) {
     h5::H5Id d(H5Dopen2(file, name, H5P_DEFAULT));
@@ -201,23 +220,8 @@ TEST(ChunkCodec, EveryColumnKindReadsBackWhateverTheFiltersAndChunks) {
         options.shuffle = o.shuffle;
         options.gzip_level = o.level;
         options.chunk_rows = o.chunk;
-        auto cols = pivot::ChannelColumns::create(*schema, "time", TimeUnit::ns, {}, options);
-        ASSERT_TRUE(cols.ok()) << cols.message();
         auto path = temp_file("cols.h5");
-        {
-            h5::H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-            ASSERT_TRUE((*cols)->open_group(file.get(), "c").ok());
-            for (int i = 0; i < rows; ++i) {
-                std::string d = datum(i);
-                Status io;
-                auto p = reinterpret_cast<const uint8_t*>(d.data());
-                ASSERT_EQ((*cols)->append(p, p + d.size(), io), p + d.size()) << i;
-                ASSERT_TRUE(io.ok()) << io.message();
-            }
-            Status st = (*cols)->finish();
-            ASSERT_TRUE(st.ok()) << st.message();
-            cols->reset();
-        }
+        ASSERT_NO_FATAL_FAILURE(write_columns(*schema, options, path, rows, datum));
         h5::H5Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
         auto time = read_all<int64_t>(file.get(), "c/time", H5T_NATIVE_INT64);
         auto flag = read_all<int8_t>(file.get(), "c/flag", H5T_NATIVE_INT8);
@@ -278,22 +282,12 @@ TEST(ChunkCodec, ScratchDatasetsForStringsDoNotGrowTheFile) {
     auto ours = temp_file("ours.h5"), plain = temp_file("plain.h5");
     std::vector<std::string> words;
     for (int i = 0; i < rows; ++i) words.push_back("value-" + std::to_string(i * 7919 % 1000));
-    {
-        auto cols = pivot::ChannelColumns::create(*schema, "time", TimeUnit::ns, {}, options);
-        ASSERT_TRUE(cols.ok());
-        h5::H5Id file(H5Fcreate(ours.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-        ASSERT_TRUE((*cols)->open_group(file.get(), "c").ok());
-        for (int i = 0; i < rows; ++i) {
-            std::string d;
-            avro::append_long(d, i);
-            avro::append_long(d, static_cast<int64_t>(words[i].size()));
-            d += words[i];
-            Status io;
-            auto p = reinterpret_cast<const uint8_t*>(d.data());
-            ASSERT_EQ((*cols)->append(p, p + d.size(), io), p + d.size());
-        }
-        ASSERT_TRUE((*cols)->finish().ok());
-    }
+    ASSERT_NO_FATAL_FAILURE(write_columns(*schema, options, ours, rows, [&](int i) {
+        std::string d;
+        avro::append_long(d, i);
+        avro::append_long(d, static_cast<int64_t>(words[i].size()));
+        return d + words[i];
+    }));
     {
         h5::H5Id file(H5Fcreate(plain.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
         h5::H5Id g(H5Gcreate2(file.get(), "c", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
@@ -330,19 +324,7 @@ TEST(ChunkCodec, AnExportSmallerThanAChunkGetsChunksOfItsOwnSize) {
     auto schema = avro::Schema::parse(all_types_schema);
     ASSERT_TRUE(schema.ok());
     auto path = temp_file("small.h5");
-    {
-        auto cols = pivot::ChannelColumns::create(*schema, "time", TimeUnit::ns, {}, pivot::Hdf5Options{});
-        ASSERT_TRUE(cols.ok());
-        h5::H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-        ASSERT_TRUE((*cols)->open_group(file.get(), "c").ok());
-        for (int i = 0; i < 10; ++i) {
-            std::string d = datum(i);
-            Status io;
-            auto p = reinterpret_cast<const uint8_t*>(d.data());
-            ASSERT_EQ((*cols)->append(p, p + d.size(), io), p + d.size());
-        }
-        ASSERT_TRUE((*cols)->finish().ok());
-    }
+    ASSERT_NO_FATAL_FAILURE(write_columns(*schema, pivot::Hdf5Options{}, path, 10, datum));
     h5::H5Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
     for (const char* name : {"c/time", "c/d", "c/s", "c/maybe__valid"}) {
         h5::H5Id d(H5Dopen2(file.get(), name, H5P_DEFAULT));

@@ -50,11 +50,6 @@ struct Column {
     Type item_type = Type::double_type;  // array_num
     size_t elem = 0;                   // bytes per element (fixed-size kinds, array items)
     uint64_t fixed_size = 0;           // fixed
-    // Scalar columns (numbers, booleans, enums, masks): one element per row, stored at
-    // data[row * elem] in buffers sized for a whole chunk, and written as whole chunks
-    // encoded on the chunk pool (H5Dwrite_chunk). The other kinds go through H5Dwrite.
-    bool slot = false;
-    ChunkFilters filters;              // slot columns: the dataset's filters, applied by us
     // Buffers of the rows not yet written (bounded by chunk_rows).
     Bytes data;                        // scalar values (slot); fixed values; array items
     std::string text;                  // string/bytes/json payloads, each NUL-terminated
@@ -74,6 +69,17 @@ struct Column {
     int64_t first_len = -1;            // arrays: the first row's length
     bool varying = false;
 };
+
+// Scalar columns (numbers, booleans, enums, masks): one element per row, stored at
+// data[row * elem] in buffers sized for a whole chunk, and written as whole chunks encoded on
+// the chunk pool (H5Dwrite_chunk). The other kinds go through H5Dwrite.
+bool is_slot(Kind k) {
+    switch (k) {
+        case Kind::boolean: case Kind::i32: case Kind::i64: case Kind::f32: case Kind::f64: case Kind::enum_i32:
+            return true;
+        default: return false;
+    }
+}
 
 struct Plan {
     enum Op : uint8_t { op_col, op_record, op_nullable, op_skip, op_time, op_json } op = op_skip;
@@ -446,7 +452,7 @@ struct ChannelColumns::Impl {
                     break;
                 case Step::time: {
                     int64_t ns = 0;
-                    p = read_time(p, end, ns);
+                    if (!(p = read_time(p, end, ns))) return nullptr;
                     put<int64_t>(cols[static_cast<size_t>(s->col)], ns);
                     break;
                 }
@@ -607,6 +613,12 @@ struct ChannelColumns::Impl {
         }
     }
 
+    // A column's dataset filters: declared by create_dataset, and applied by encode_chunk to
+    // the chunks written directly, so the two can never disagree.
+    ChunkFilters filters_of(const Column& c) const {
+        return {.shuffle = options.shuffle && c.elem > 1, .deflate = options.gzip, .level = options.gzip_level};
+    }
+
     Status create_dataset(Column& c, int rank, uint64_t width, hid_t file_type, h5::H5Id& out,
                           const std::string& name) {
         hsize_t dims[2] = {0, width};
@@ -618,8 +630,9 @@ struct ChannelColumns::Impl {
         if (rank == 2)
             chunk[0] = std::max<uint64_t>(1, std::min<uint64_t>(chunk_rows, (1u << 20) / row_bytes));
         H5Pset_chunk(dcpl.get(), rank, chunk);
-        if (options.shuffle && c.elem > 1) H5Pset_shuffle(dcpl.get());
-        if (options.gzip) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level));
+        const ChunkFilters f = filters_of(c);
+        if (f.shuffle) H5Pset_shuffle(dcpl.get());
+        if (f.deflate) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(f.level));
         out = h5::H5Id(H5Dcreate2(group.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT,
                                   dcpl.get(), H5P_DEFAULT));
         if (!out.valid()) return Status::error("HDF5: cannot create dataset '" + name + "'");
@@ -708,7 +721,7 @@ struct ChannelColumns::Impl {
         Status pending = write_encoded_vlen();
         if (!pending.ok()) return pending;
         for (Column& c : cols) {
-            if (c.slot) continue;
+            if (is_slot(c.kind)) continue;
             Status st;
             switch (c.kind) {
                 case Kind::fixed:
@@ -744,7 +757,7 @@ struct ChannelColumns::Impl {
             c.wends.clear();
         }
         for (Column& c : cols) {
-            if (!c.slot) continue;
+            if (!is_slot(c.kind)) continue;
             Status st = write_slot(c);
             if (!st.ok()) return st;
         }
@@ -788,9 +801,8 @@ struct ChannelColumns::Impl {
         c.refs_rows = w_rows;
         if (H5Dread_chunk(scratch.get(), H5P_DEFAULT, &origin, &mask, c.wrefs.data()) < 0)
             return Status::error("HDF5: cannot read the scratch chunk of '" + c.name + "'");
-        ChunkFilters deflate_only{.shuffle = false, .deflate = true, .level = options.gzip_level};
-        c.enc = chunk_pool().submit([&c, deflate_only] {
-            return encode_chunk(c.wrefs.data(), c.wrefs.size(), c.wrefs.size(), 1, deflate_only, c.wenc);
+        c.enc = chunk_pool().submit([&c, f = filters_of(c)] {  // deflate only: elem is 0
+            return encode_chunk(c.wrefs.data(), c.wrefs.size(), c.wrefs.size(), 1, f, c.wenc);
         });
         return {};
     }
@@ -798,7 +810,7 @@ struct ChannelColumns::Impl {
     // Writes the encoded chunks of references that write_vlen left behind.
     Status write_encoded_vlen() {
         for (Column& c : cols) {
-            if (c.slot || !c.enc.valid()) continue;
+            if (is_slot(c.kind) || !c.enc.valid()) continue;
             Status st = c.enc.get();
             if (!st.ok()) return st.with_context("'" + c.name + "'");
             hsize_t total = c.refs_at + c.refs_rows, offset = c.refs_at;
@@ -836,11 +848,11 @@ struct ChannelColumns::Impl {
         written += rows;
         rows = 0;
         for (Column& c : cols) {
-            if (!c.slot || w_rows == 0) continue;
-            if (!c.filters.shuffle && !c.filters.deflate) continue;  // written as it is
+            const ChunkFilters f = filters_of(c);
+            if (!is_slot(c.kind) || w_rows == 0 || (!f.shuffle && !f.deflate)) continue;  // unfiltered: as it is
             // (a last, partial chunk is still a whole chunk on disk: the encoder pads it)
-            c.enc = chunk_pool().submit([&c, rows = w_rows, n = chunk_rows] {
-                return encode_chunk(c.wdata.data(), rows, n, c.elem, c.filters, c.wenc);
+            c.enc = chunk_pool().submit([&c, f, rows = w_rows, n = chunk_rows] {
+                return encode_chunk(c.wdata.data(), rows, n, c.elem, f, c.wenc);
             });
         }
         writer = std::async(std::launch::async, [this] { return write_buffers(); });
@@ -973,13 +985,9 @@ Result<std::unique_ptr<ChannelColumns>> ChannelColumns::create(const avro::Schem
             case Kind::string: case Kind::bytes: case Kind::json: c.ends.reserve(chunk); break;
             case Kind::fixed: c.data.reserve(chunk * c.fixed_size); break;
             case Kind::array_num: break;
-            default:
-                c.slot = true;
+            default:  // scalar (is_slot): whole-chunk buffers, memory used as rows arrive
                 c.data.resize(chunk * c.elem);
                 c.wdata.resize(chunk * c.elem);
-                c.filters.shuffle = impl->options.shuffle && c.elem > 1;
-                c.filters.deflate = impl->options.gzip;
-                c.filters.level = impl->options.gzip_level;
         }
     }
     chunk_pool(options.threads);  // made here, with the configured size, if not yet

@@ -28,9 +28,9 @@ const Schema& example_schema() {
         // the benchmark runs from any directory.
         auto s = Schema::load("config/agents/example.avsc");
         if (s) return std::move(*s);
-        return *Schema::parse(R"({"type":"record","name":"example","namespace":"speeddata.agents","fields":[
-            {"name":"time","type":{"type":"long","logicalType":"timestamp-nanos"}},{"name":"word","type":"string"},
-            {"name":"counter","type":"long"},{"name":"sine_wave","type":"double"},{"name":"ramp","type":"double"},
+        return *Schema::parse(R"({"type":"record","name":"data","namespace":"speeddata.example","fields":[
+            {"name":"time","type":"long"},{"name":"message","type":"string"},
+            {"name":"counter","type":"int"},{"name":"sine_wave","type":"double"},{"name":"ramp","type":"double"},
             {"name":"square_wave","type":"double"},{"name":"noise","type":"double"}]})");
     }();
     return schema;

@@ -57,7 +57,7 @@ def numeric_schema():
     import json
     d = json.loads((REPO / "config" / "agents" / "example.avsc").read_text())
     d["name"] = "numeric"
-    d["fields"] = [f for f in d["fields"] if f["name"] != "word"]
+    d["fields"] = [f for f in d["fields"] if f["name"] != "message"]
     return d
 
 
@@ -178,7 +178,7 @@ def main():
         notes = []
         ratio = {}
         for label, kind, kw in (("example (7 fields, 1 string)", "example", {}),
-                                ("numbers only (example without `word`)", "numeric",
+                                ("numbers only (example without `message`)", "numeric",
                                  {"schema_dict": numeric_schema(), "rec": numeric_record, "channel": "numeric"})):
             t = time.perf_counter()
             src = write_cache(tmp / "tput" / kind, a.records, 1000, **kw)
@@ -199,12 +199,12 @@ def main():
             if kind == "example":
                 copy_to = tmp / "copy.bin"
                 t_copy = timed(lambda: shutil.copyfile(src, copy_to), a.runs)
-                t_word = timed(lambda: conv(src, "gzip", ("--signals", "word")), a.runs)
+                t_word = timed(lambda: conv(src, "gzip", ("--signals", "message")), a.runs)
                 t_num = timed(lambda: conv(src, "gzip", ("--signals", "counter,sine_wave,ramp,square_wave,noise")),
                               a.runs)
                 notes.append(
                     f"Example file: {mb:.1f} MB of Avro. Copying it (`shutil.copyfile`) takes {t_copy:.3f} s. "
-                    f"Exporting only its string column (`--signals word`, plus `time`) takes {t_word:.3f} s; "
+                    f"Exporting only its string column (`--signals message`, plus `time`) takes {t_word:.3f} s; "
                     f"only its numbers, {t_num:.3f} s: the string column costs most of the export, in "
                     "HDF5's global heap (one heap object per string, written under HDF5's global lock; "
                     "docs/pivot.md, \"Write path\").")

@@ -3,6 +3,8 @@
   latency  source time stamp -> browser draw (real relay, speeddata send at 1 kHz, headless Chromium)
   fanout   100 WebSocket clients on 10 channels at 1 kHz each: server CPU, RSS, delivery
   render   8 signals x 60 s x 1 kHz on one chart: frames/s in headless Chromium
+  history  a chart zoomed all the way out on a 1-hour and a 24-hour 1 kHz cache: request to
+           pixels (history tiles), and frames/s while zooming and panning (headless Chromium)
 Usage: SPEEDDATA_BIN=build/speeddata tests/netns-run /usr/bin/python3 bench/stripchart_bench.py [latency fanout render] [--runs N]
 """
 import json
@@ -81,6 +83,47 @@ def bench_render():
         try:
             start_stripchart(s)
             return node("render-bench", f"http://127.0.0.1:{PORT}/stripchart.js")
+        finally:
+            s.close()
+
+
+HISTORY_DIR = Path(os.environ.get("SD_HISTORY_BENCH_DIR", "/tmp/sd_stripchart_history_bench"))
+T0_MS = 1_700_000_000_000  # where build/history_bench's caches start
+
+
+def bench_history():
+    """Caches written once by build/history_bench (1 kHz, example schema): "hour" (3600 s, the
+    newest file still being written) and "day" (24 h + 1 min). A fresh stripchart server per run
+    with the summaries' sidecars removed, so each run's first view is cold."""
+    import shutil
+    import yaml
+    bench = Path(os.environ.get("SPEEDDATA_BUILD_DIR", REPO / "build")) / "history_bench"
+    if not (HISTORY_DIR / "avro" / "day").exists():
+        subprocess.run([str(bench), "--dir", str(HISTORY_DIR), "--hours", "24", "--runs", "1"], check=True,
+                       stdout=subprocess.DEVNULL, timeout=3600)
+    shutil.rmtree(HISTORY_DIR / "state", ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        s = stack(tmp)
+        s.global_cfg["storage"].update({"avro_path": str(HISTORY_DIR / "avro"), "state_path": str(HISTORY_DIR / "state")})
+        s.write_config()
+        try:
+            start_stripchart(s)
+            out = {}
+            for ch, seconds in (("hour", 3600), ("day", 86460)):
+                r = subprocess.run(["/usr/bin/node", str(REPO / "tests" / "e2e" / "history_driver.js"), "bench",
+                                    f"http://127.0.0.1:{PORT}", "/tmp",
+                                    json.dumps({"signals": f"{ch}.sine_wave", "start": T0_MS, "end": T0_MS + seconds * 1000,
+                                                "runs": 4})], capture_output=True, text=True, timeout=600)
+                lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+                if r.returncode != 0:
+                    raise RuntimeError(r.stdout + r.stderr)
+                b = lines[-1]
+                ms = [x["ms"] for x in b["runs"]]
+                out[ch] = {"first_ms": round(ms[0], 1), "warm_ms": [round(x, 1) for x in ms[1:]],
+                           "warm_median_ms": round(statistics.median(ms[1:]), 1), "requests": b["runs"][-1]["requests"],
+                           "points": b["runs"][-1]["points"], "zoom_pan_fps": round(b["fps"], 1),
+                           "draw_ms": round(b["drawMs"], 2)}
+            return out
         finally:
             s.close()
 
@@ -204,6 +247,6 @@ if __name__ == "__main__":
         args = [a for a in args if a != str(runs)]
     which = args or ["latency", "fanout", "render"]
     for w in which:
-        fn = {"latency": bench_latency, "fanout": bench_fanout, "render": bench_render}[w]
+        fn = {"latency": bench_latency, "fanout": bench_fanout, "render": bench_render, "history": bench_history}[w]
         results = [fn() for _ in range(runs)]
         print(json.dumps({"bench": w, "runs": results}), flush=True)

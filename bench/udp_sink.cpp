@@ -16,12 +16,8 @@
 
 #include "core/net/mcast_header.hpp"
 #include "core/net/socket.hpp"
-#include "relay/cache_writer.hpp"
-
-namespace {
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
-}  // namespace
+#include "core/time.hpp"
+#include "recv_batch.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"bare recvmmsg receiver"};
@@ -48,33 +44,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "udp_sink: %s\n", fd.message().c_str());
         return 1;
     }
-    struct sigaction sa{};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-
-    const size_t slot = 65536;
-    std::vector<uint8_t> buf(slot * batch);
-    std::vector<mmsghdr> msgs(batch);
-    std::vector<iovec> iov(batch);
-    const size_t cbytes = CMSG_SPACE(sizeof(uint32_t));
-    std::vector<uint8_t> control(cbytes * batch);
+    bench::stop_on_signals();
+    bench::RecvBatch rx(batch, 65536);
     uint64_t datagrams = 0, bytes = 0, records = 0;
-    uint32_t drops = 0;
     int64_t last_data = 0;
     std::printf("{\"ready\": true}\n");
     std::fflush(stdout);
-    while (!g_stop) {
-        for (unsigned i = 0; i < batch; ++i) {
-            iov[i] = {&buf[i * slot], slot};
-            msgs[i].msg_hdr = msghdr{};
-            msgs[i].msg_hdr.msg_iov = &iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-            msgs[i].msg_hdr.msg_control = &control[i * cbytes];
-            msgs[i].msg_hdr.msg_controllen = cbytes;
-        }
-        int n = ::recvmmsg(fd->get(), msgs.data(), batch, MSG_WAITFORONE, nullptr);
-        int64_t now = relay::monotonic_ns();
+    while (!bench::g_stop) {
+        const int n = rx.receive(fd->get());
+        const int64_t now = speeddata::monotonic_ns();
         if (n <= 0) {
             if (idle > 0 && last_data && now - last_data > static_cast<int64_t>(idle * 1e9)) break;
             continue;
@@ -82,13 +60,12 @@ int main(int argc, char** argv) {
         last_data = now;
         for (int i = 0; i < n; ++i) {
             ++datagrams;
-            bytes += msgs[i].msg_len;
+            bytes += rx.size(i);
             if (speeddata_records)
-                if (auto h = net::parse_mcast_header(&buf[i * slot], msgs[i].msg_len)) records += h->record_count;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) std::memcpy(&drops, CMSG_DATA(c), 4);
+                if (auto h = net::parse_mcast_header(rx.data(i), rx.size(i))) records += h->record_count;
         }
     }
+    const uint32_t drops = rx.kernel_drops();
     std::printf("{\"datagrams\": %llu, \"bytes\": %llu, \"records\": %llu, \"kernel_drops\": %u}\n",
                 static_cast<unsigned long long>(datagrams), static_cast<unsigned long long>(bytes),
                 static_cast<unsigned long long>(records), drops);

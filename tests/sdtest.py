@@ -75,10 +75,10 @@ def example_record(i, t0=1_700_000_000_000_000_000):
     import math
     return {
         "time": t0 + i * 1_000_000,
-        "word": ["alpha", "bravo", "charlie", "delta"][i % 4] * (1 + i % 3),
+        "message": ["alpha", "bravo", "charlie", "delta"][i % 4] * (1 + i % 3),
         "counter": i,
         "sine_wave": math.sin(2 * math.pi * i / 20),
-        "ramp": (i % 40) / 40,
+        "ramp": (i % 40) / 40 * 2 - 1,
         "square_wave": 1.0 if i % 20 < 10 else -1.0,
         "noise": ((i * 7919) % 1000) / 1000 - 0.5,
     }

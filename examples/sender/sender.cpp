@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                                  .max_records_per_datagram = static_cast<std::size_t>(per_datagram)});
 
         // Look field indexes up once; setting by index skips the name search per sample.
-        const std::size_t time = schema.index_of("time"), word = schema.index_of("word"),
+        const std::size_t time = schema.index_of("time"), message = schema.index_of("message"),
                           counter = schema.index_of("counter"), sine = schema.index_of("sine_wave"),
                           ramp = schema.index_of("ramp"), square = schema.index_of("square_wave"),
                           noise = schema.index_of("noise");
@@ -53,10 +53,10 @@ int main(int argc, char** argv) {
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
             out.set(time, static_cast<std::int64_t>(now_ns));
-            out.set(word, words[i % 4]);
-            out.set(counter, static_cast<std::int64_t>(i));
+            out.set(message, words[i % 4]);
+            out.set(counter, static_cast<std::int32_t>(i));  // an Avro int
             out.set(sine, std::sin(2.0 * std::numbers::pi * static_cast<double>(i) / 20.0));
-            out.set(ramp, static_cast<double>(i % 40) / 40.0);
+            out.set(ramp, static_cast<double>(i % 40) / 40.0 * 2.0 - 1.0);  // -1 .. +1
             out.set(square, i % 20 < 10 ? 1.0 : -1.0);
             out.set(noise, static_cast<double>(std::rand()) / (static_cast<double>(RAND_MAX) + 1.0) - 0.5);
             // add() sends once per_datagram datums are packed; errors are reported, not fatal:

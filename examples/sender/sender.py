@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Example SpeedData source in Python: sends the `example` or `temperature` channel.
+"""Example SpeedData source in Python: sends the `example` or `temperature` channel
+(config/agents/example.avsc, temperature.avsc: the records the earlier version's senders sent).
 
     python3 examples/sender/sender.py                          # example channel, 10 Hz, port 26000
     python3 examples/sender/sender.py --schema temperature     # temperature channel, port 26001
@@ -25,26 +26,31 @@ WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot']
 
 
 def example_record(counter, rng):
-    """One sample of the example channel (config/agents/example.avsc)."""
+    """One sample of the example channel (config/agents/example.avsc); signals within [-1, +1]."""
     return {
         'time': time.time_ns(),
-        'word': rng.choice(WORDS),
+        'message': rng.choice(WORDS),
         'counter': counter,
         'sine_wave': math.sin(2.0 * math.pi * counter / 20.0),
-        'ramp': (counter % 40) / 40.0,
+        'ramp': (counter % 40) / 40.0 * 2.0 - 1.0,
         'square_wave': 1.0 if counter % 20 < 10 else -1.0,
         'noise': rng.random() - 0.5,
     }
 
 
 def temperature_record(counter, rng):
-    """One sample of the temperature channel: a slow sine around 21 degC."""
+    """One sample of the temperature channel (config/agents/temperature.avsc): a room around
+    22 degC drifting +-2 degC, pressure and humidity following it, with a little noise."""
+    temperature_c = 22.0 + 2.0 * math.sin(2.0 * math.pi * counter / 200.0) + rng.gauss(0.0, 0.1)
+    humidity = 45.0 - 2.0 * (temperature_c - 22.0) + 10.0 * math.cos(2.0 * math.pi * counter / 250.0)
     return {
         'time': time.time_ns(),
-        'sensor': 'sensor-1',
-        'temperature': 21.0 + 2.0 * math.sin(2.0 * math.pi * counter / 600.0),
-        'humidity': 45.0 + 5.0 * math.cos(2.0 * math.pi * counter / 900.0),
-        'status': 'WARN' if counter % 60 == 59 else 'OK',
+        'device_id': 'TEMP-SENSOR-001',
+        'temperature_c': temperature_c,
+        'temperature_f': temperature_c * 9.0 / 5.0 + 32.0,
+        'pressure_pa': 101325.0 - 100.0 * temperature_c + 500.0 * math.sin(2.0 * math.pi * counter / 300.0),
+        'humidity_pct': max(0.0, min(100.0, humidity)),
+        'status': 'ok' if 10.0 <= temperature_c <= 35.0 else 'warning',
     }
 
 

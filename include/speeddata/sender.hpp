@@ -9,16 +9,16 @@
 //   namespace sds = speeddata::sender;
 //
 //   // Describe the record in schema order...
-//   sds::record_schema schema("temperature");
+//   sds::record_schema schema("sensor");
 //   schema.add("time", sds::avro_type::int64)
 //         .add("sensor", sds::avro_type::string)
 //         .add("temperature", sds::avro_type::float32)
 //         .add("humidity", sds::avro_type::float32)
 //         .add_enum("status", {"OK", "WARN", "FAULT"});
 //   // ...or, equivalently, read it from the channel's .avsc file:
-//   //   auto schema = sds::record_schema::from_avsc_file("config/agents/temperature.avsc");
+//   //   auto schema = sds::record_schema::from_avsc_file("config/agents/sensor.avsc");
 //
-//   sds::sender out(schema, {.host = "127.0.0.1", .port = 26001});
+//   sds::sender out(schema, {.host = "127.0.0.1", .port = 26002});
 //   out.set("time", now_ns);          // by name (a short linear search)...
 //   out.set(1, "sensor-1");           // ...or by field index (schema order), faster
 //   out.set("temperature", 21.5);

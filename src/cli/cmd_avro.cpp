@@ -16,6 +16,7 @@
 #include "core/avro/codec.hpp"
 #include "core/avro/container.hpp"
 #include "core/avro/schema.hpp"
+#include "core/text.hpp"
 
 namespace speeddata::cli {
 
@@ -40,9 +41,20 @@ void report(const std::string& cmd, const std::string& path, const std::vector<s
     }
 }
 
+// Reader options: the schema for files without a container header (the earlier relay's).
+avro::FileReaderOptions reader_options(const std::string& cmd, const std::string& schema_path) {
+    avro::FileReaderOptions o;
+    if (!schema_path.empty()) {
+        auto s = avro::Schema::load(schema_path);
+        if (!s) fail(cmd, "--schema: " + s.message(), 2);
+        o.headerless_schema = std::move(*s);
+    }
+    return o;
+}
+
 // Prints every record of the file as a JSON line; returns false when anything was wrong.
-bool cat_file(const std::string& path) {
-    auto reader = avro::FileReader::open(path);
+bool cat_file(const std::string& path, const avro::FileReaderOptions& options) {
+    auto reader = avro::FileReader::open(path, options);
     if (!reader) {
         std::cerr << "speeddata avro cat: " << reader.message() << "\n";
         return false;
@@ -148,22 +160,21 @@ void run_write(const WriteOptions& o) {
     if (auto st = writer->close(); !st) abandon(st.message());
 }
 
-void run_info(const std::string& path) {
-    auto reader = avro::FileReader::open(path);
+void run_info(const std::string& path, const avro::FileReaderOptions& options) {
+    auto reader = avro::FileReader::open(path, options);
     if (!reader) fail("avro info", reader.message());
     json info;
     info["path"] = path;
     const auto& meta = reader->metadata();
-    if (auto it = meta.find("avro.schema"); it != meta.end()) {
-        try {
-            info["schema"] = json::parse(it->second);
-        } catch (const json::exception&) {
-            info["schema"] = it->second;
-        }
+    auto it = meta.find("avro.schema");
+    const std::string& schema_text = it != meta.end() ? it->second : reader->schema().json_text();
+    try {
+        info["schema"] = json::parse(schema_text);
+    } catch (const json::exception&) {
+        info["schema"] = schema_text;
     }
-    char fp[24];
-    std::snprintf(fp, sizeof fp, "0x%016" PRIx64, reader->schema().fingerprint());
-    info["fingerprint"] = fp;
+    info["headerless"] = reader->headerless();
+    info["fingerprint"] = hex16(reader->schema().fingerprint());  // as the API and the HDF5 attributes write it
     info["codec"] = std::string(avro::codec_name(reader->codec()));
     json m = json::object();
     for (const auto& [k, v] : meta) {
@@ -195,12 +206,18 @@ void add_avro_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("avro", "Read and write Avro container files");
     cmd->require_subcommand(1);
 
+    static constexpr const char* schema_help =
+        "Schema (.avsc) of files without a container header (the earlier relay's cache files); "
+        "files with a header use their own";
     auto cat_files = std::make_shared<std::vector<std::string>>();
+    auto cat_schema = std::make_shared<std::string>();
     auto* cat = cmd->add_subcommand("cat", "Print each record as one line of Avro JSON; damage is reported on stderr");
     cat->add_option("files", *cat_files, "Avro container files")->required();
-    cat->callback([cat_files] {
+    cat->add_option("--schema", *cat_schema, schema_help);
+    cat->callback([cat_files, cat_schema] {
+        const auto options = reader_options("avro cat", *cat_schema);
         bool ok = true;
-        for (const auto& f : *cat_files) ok = cat_file(f) && ok;
+        for (const auto& f : *cat_files) ok = cat_file(f, options) && ok;
         if (!ok) throw CLI::RuntimeError(1);
     });
 
@@ -215,9 +232,11 @@ void add_avro_command(CLI::App& app) {
     write->callback([wo] { run_write(*wo); });
 
     auto info_file = std::make_shared<std::string>();
+    auto info_schema = std::make_shared<std::string>();
     auto* info = cmd->add_subcommand("info", "Print schema, codec, metadata, block and record counts, problems (JSON)");
     info->add_option("file", *info_file, "Avro container file")->required();
-    info->callback([info_file] { run_info(*info_file); });
+    info->add_option("--schema", *info_schema, schema_help);
+    info->callback([info_file, info_schema] { run_info(*info_file, reader_options("avro info", *info_schema)); });
 }
 
 }  // namespace speeddata::cli

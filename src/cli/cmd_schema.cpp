@@ -1,6 +1,5 @@
 // `speeddata schema validate|canonical|fingerprint`: check Avro schema files and print their
 // Parsing Canonical Form and CRC-64-AVRO fingerprint.
-#include <cinttypes>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -9,16 +8,11 @@
 
 #include "cli/commands.hpp"
 #include "core/avro/schema.hpp"
+#include "core/text.hpp"
 
 namespace speeddata::cli {
 
 namespace {
-
-std::string hex16(uint64_t v) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-    return buf;
-}
 
 // Loads a schema or fails the command with the loader's message (which names the file).
 avro::Schema load_or_fail(const std::string& command, const std::string& path) {

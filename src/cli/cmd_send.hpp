@@ -4,16 +4,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
 
 #include <speeddata/sender.hpp>
 
+#include "core/time.hpp"  // monotonic_ns, now_ns
+
 namespace speeddata::cli::send {
 
 struct options {
-    std::string source = "example";  // example | temperature
+    std::string source = "example";  // example | temperature | sensor
     bool load = false;               // load generator instead of a record source
     std::string host = "127.0.0.1";
     std::uint16_t port = 26000;
@@ -25,6 +28,31 @@ struct options {
     std::size_t batch = 64;          // --load: datagrams per sendmmsg
     int socket_buffer = 0;           // SO_SNDBUF request (0 = OS default)
     std::optional<std::uint64_t> seed;  // words and noise; unset = random
+    bool progress = false;           // a live progress line on stderr (a terminal)
+};
+
+// A live line of progress on stderr ("\r"-rewritten at most 4 times a second) while a
+// terminal watches; nothing otherwise. update() is cheap enough for every send.
+class progress_line {
+public:
+    progress_line(const options& o, const char* unit);
+    ~progress_line() { finish(); }
+    progress_line(const progress_line&) = delete;
+    progress_line& operator=(const progress_line&) = delete;
+    void update(std::uint64_t datagrams, std::uint64_t records, std::uint64_t errors) {
+        if (on_) maybe_draw(datagrams, records, errors);
+    }
+    void finish();
+
+private:
+    void maybe_draw(std::uint64_t datagrams, std::uint64_t records, std::uint64_t errors);
+    bool on_;
+    bool drawn_ = false;
+    const char* unit_;
+    double duration_;
+    std::uint64_t count_;
+    std::int64_t start_ns_;
+    std::int64_t next_ns_ = 0;
 };
 
 // What was sent; printed as one JSON line at the end.
@@ -51,9 +79,21 @@ private:
     std::string last_;
 };
 
-// The example schema (config/agents/example.avsc), built in code so that `speeddata send`
-// works from any directory.
+// The example and temperature schemas (config/agents/example.avsc, temperature.avsc: the
+// earlier version's), built in code so that `speeddata send` works from any directory.
 sender::record_schema example_schema();
+sender::record_schema temperature_schema();
+// The example record's counter (an Avro int: wraps after 2^31 - 1) and ramp (sawtooth from
+// -1 to +1, period 40 samples), shared by the source and the load generator.
+std::int32_t example_counter(std::uint64_t counter);
+double example_ramp(std::uint64_t counter);
+
+// The built-in source ("example", "temperature", "sensor") whose records the schema file
+// takes (same fields, types, order), or "" when none does or the file cannot be read.
+std::string source_for_schema(const std::filesystem::path& avsc);
+// A source's default relay port and rate (records/s).
+std::uint16_t default_port(const std::string& source);
+double default_rate(const std::string& source);
 
 // True once SIGINT or SIGTERM arrived (see stop_guard).
 bool stop_requested();
@@ -67,11 +107,6 @@ public:
     stop_guard(const stop_guard&) = delete;
     stop_guard& operator=(const stop_guard&) = delete;
 };
-
-// CLOCK_MONOTONIC now, in ns.
-std::int64_t monotonic_ns();
-// CLOCK_REALTIME now, in ns since the Unix epoch.
-std::int64_t wall_ns();
 
 // Paces items (records or datagrams) at an average rate on the monotonic clock: item i is
 // due at start + i/rate. Releases items in bunches of at most ~1 ms worth (and at most

@@ -40,7 +40,7 @@ std::size_t text_length(std::size_t bytes) {
     return 0;
 }
 
-// Splits the string budget of one datagram (total bytes for N word fields) into N
+// Splits the string budget of one datagram (total bytes for N message fields) into N
 // reachable field sizes, as even as possible. Returns false when it cannot be exact:
 // only N = 1 with an unreachable total. Sizes are then one byte short (never over).
 bool split_budget(std::size_t total, std::vector<std::size_t>& sizes) {
@@ -87,13 +87,14 @@ totals run_load(const options& o) {
 
     std::vector<std::uint8_t> arena(batch * size);  // the datagrams of one sendmmsg batch
     std::vector<iovec> iov(batch);
-    std::vector<std::size_t> word_bytes(per);
+    std::vector<std::size_t> message_bytes(per);
     error_log errors;
     totals t;
     bool warned_inexact = false;
 
     std::int64_t deadline = o.duration > 0 ? monotonic_ns() + static_cast<std::int64_t>(o.duration * 1e9) : 0;
     pacer pace(o.rate, batch, deadline);
+    progress_line progress(o, "datagrams");
     std::uint64_t attempted = 0;  // datagrams built and tried
     std::uint64_t counter = 0;    // example counter, +1 per datum
     while (o.count == 0 || attempted < o.count) {
@@ -103,17 +104,17 @@ totals run_load(const options& o) {
 
         for (std::size_t d = 0; d < n; ++d) {
             std::uint8_t* start = arena.data() + d * size;
-            const std::int64_t now = wall_ns();
-            // Everything but the word has a size fixed by its value: time and counter
-            // varints, four doubles. The word takes up the rest.
+            const std::int64_t now = now_ns();
+            // Everything but the message has a size fixed by its value: time and counter
+            // varints, four doubles. The message takes up the rest.
             std::size_t fixed = 0;
             for (std::size_t k = 0; k < per; ++k)
-                fixed += sender::long_size(now) + sender::long_size(static_cast<std::int64_t>(counter + k)) + 4 * 8;
+                fixed += sender::long_size(now) + sender::long_size(example_counter(counter + k)) + 4 * 8;
             if (fixed + per > size)
                 throw sender::error("--datagram-size " + std::to_string(size) + " is too small for " +
                                     std::to_string(per) + " example datums (need at least " +
                                     std::to_string(fixed + per) + " bytes at counter " + std::to_string(counter) + ")");
-            if (!split_budget(size - fixed, word_bytes)) {
+            if (!split_budget(size - fixed, message_bytes)) {
                 ++t.inexact;
                 if (!warned_inexact) {
                     std::cerr << "speeddata send: --datagram-size " << size
@@ -126,10 +127,10 @@ totals run_load(const options& o) {
             for (std::size_t k = 0; k < per; ++k, ++counter) {
                 const auto c = static_cast<std::int64_t>(counter);
                 rec.set(0, now);
-                rec.set(1, std::string_view(pad.data(), text_length(word_bytes[k])));
-                rec.set(2, c);
+                rec.set(1, std::string_view(pad.data(), text_length(message_bytes[k])));
+                rec.set(2, example_counter(counter));
                 rec.set(3, std::sin(2.0 * std::numbers::pi * static_cast<double>(c) / 20.0));
-                rec.set(4, static_cast<double>(c % 40) / 40.0);
+                rec.set(4, example_ramp(counter));
                 rec.set(5, c % 20 < 10 ? 1.0 : -1.0);
                 rec.set(6, static_cast<double>(rng() >> 11) * 0x1.0p-53 - 0.5);
                 p = rec.encode(p);
@@ -153,7 +154,9 @@ totals run_load(const options& o) {
             }
         }
         attempted += n;
+        progress.update(t.datagrams, t.datagrams * per, t.errors);
     }
+    progress.finish();
     t.seconds = static_cast<double>(monotonic_ns() - pace.start_ns()) / 1e9;
     t.records = t.datagrams * per;
     t.last_error = errors.last();

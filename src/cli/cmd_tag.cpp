@@ -106,7 +106,9 @@ void add_tag_command(CLI::App& app) {
     common(ls);
     ls->callback([a] {
         auto o = open(*a);
-        auto tags = o.store->list();
+        auto listed = o.store->list();
+        if (!listed) fail("tag", listed.message(), 1);
+        const auto& tags = *listed;
         if (a->json) {
             nlohmann::json arr = nlohmann::json::array();
             for (const auto& t : tags) arr.push_back(pivot::tag_to_json(t));
@@ -121,8 +123,10 @@ void add_tag_command(CLI::App& app) {
     sh->add_option("id", a->id, "Tag id")->required();
     sh->callback([a] {
         auto o = open(*a);
-        auto t = o.store->get(a->id);
-        if (!t) fail("tag", "id: no tag " + std::to_string(a->id), 4);
+        auto got = o.store->get(a->id);
+        if (!got) fail("tag", got.message(), 1);
+        if (!*got) fail("tag", "id: no tag " + std::to_string(a->id), 4);
+        const auto& t = *got;
         print_tag(*t, a->json);
         if (!a->json) std::cout << o.store->path_of(*t).string() << "\n";
     });

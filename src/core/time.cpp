@@ -1,5 +1,12 @@
 #include "core/time.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include "core/config/config.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -68,6 +75,12 @@ int64_t now_ns() {
     return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+int64_t monotonic_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 static void split(int64_t ns, std::tm& tm, int64_t& frac) {
     int64_t sec = ns / 1000000000;
     frac = ns % 1000000000;
@@ -94,6 +107,25 @@ std::string format_iso8601(int64_t ns) {
     return out;
 }
 
+std::string format_iso8601_seconds(int64_t ns) {
+    std::tm tm{};
+    int64_t frac = 0;
+    split(ns, tm, frac);
+    char buf[64];
+    const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf, n);
+}
+
+void append_iso8601_ms(std::string& out, int64_t ns) {
+    std::tm tm{};
+    int64_t frac = 0;
+    split(ns, tm, frac);
+    char buf[48];
+    const int k = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(frac / 1000000));
+    if (k > 0) out.append(buf, static_cast<size_t>(k));
+}
+
 std::string format_file_stamp(int64_t ns) {
     std::tm tm{};
     int64_t frac = 0;
@@ -103,6 +135,180 @@ std::string format_file_stamp(int64_t ns) {
     char f[16];
     std::snprintf(f, sizeof f, ".%03lldZ", static_cast<long long>(frac / 1000000));
     return std::string(buf, n) + f;
+}
+
+// ---- parsing ------------------------------------------------------------------------------
+
+namespace {
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct Cursor {
+    std::string_view s;
+    size_t i = 0;
+    bool digits(int n, int& out) {
+        out = 0;
+        for (int k = 0; k < n; ++k) {
+            if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+            out = out * 10 + (s[i++] - '0');
+        }
+        return true;
+    }
+    bool eat(char c) {
+        if (i < s.size() && s[i] == c) {
+            ++i;
+            return true;
+        }
+        return false;
+    }
+    bool done() const { return i >= s.size(); }
+};
+
+bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+Result<int64_t> parse_absolute(std::string_view text) {
+    auto bad = [&]() {
+        return Status::invalid("'" + std::string(text) +
+                               "' is not an ISO 8601 time (expected e.g. 2025-01-23T14:00:00Z or "
+                               "...T15:00:00+01:00, or a relative time such as now-30s)");
+    };
+    Cursor c{text};
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    if (!c.digits(4, y) || !c.eat('-') || !c.digits(2, mo) || !c.eat('-') || !c.digits(2, d)) return bad();
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] + (mo == 2 && is_leap(y) ? 1 : 0)) return bad();
+    int64_t frac_ns = 0;
+    int64_t offset_s = 0;
+    if (!c.done()) {
+        if (!c.eat('T') && !c.eat('t') && !c.eat(' ')) return bad();
+        if (!c.digits(2, h) || !c.eat(':') || !c.digits(2, mi)) return bad();
+        if (c.eat(':')) {
+            if (!c.digits(2, se)) return bad();
+            if (c.eat('.') || c.eat(',')) {
+                int n = 0;
+                int64_t scale = 100000000;
+                while (!c.done() && std::isdigit(static_cast<unsigned char>(c.s[c.i]))) {
+                    if (n < 9) frac_ns += (c.s[c.i] - '0') * scale;
+                    scale /= 10;
+                    ++n;
+                    ++c.i;
+                }
+                if (n == 0) return bad();
+            }
+        }
+        if (h > 24 || mi > 59 || se > 60 || (h == 24 && (mi || se || frac_ns))) return bad();
+        if (c.eat('Z') || c.eat('z')) {
+        } else if (!c.done() && (c.s[c.i] == '+' || c.s[c.i] == '-')) {
+            const int sign = c.s[c.i++] == '-' ? -1 : 1;
+            int oh = 0, om = 0;
+            if (!c.digits(2, oh)) return bad();
+            if (c.eat(':')) {
+                if (!c.digits(2, om)) return bad();
+            } else if (!c.done()) {
+                if (!c.digits(2, om)) return bad();
+            }
+            if (oh > 23 || om > 59) return bad();
+            offset_s = sign * (oh * 3600 + om * 60);
+        } else if (c.done()) {
+            const std::string t(text);
+            std::string fixed = t;
+            if (fixed.size() > 10 && fixed[10] == ' ') fixed[10] = 'T';
+            return Status::invalid("'" + t + "' has no time zone: add Z for UTC (" + fixed + "Z) or an offset (" +
+                                   fixed + "+01:00)");
+        }
+        if (!c.done()) return bad();
+    }
+    const int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+                         h * 3600 + mi * 60 + se - offset_s;
+    // Years 0000..9999 give |secs| < 2.6e11: the multiplication below is what can overflow.
+    int64_t ns = 0;
+    if (__builtin_mul_overflow(secs, int64_t{1000000000}, &ns) || __builtin_add_overflow(ns, frac_ns, &ns))
+        return Status::invalid("'" + std::string(text) +
+                               "' is out of range (times are int64 ns since 1970: 1677-09-21 to 2262-04-11)");
+    return ns;
+}
+
+}  // namespace
+
+Result<int64_t> parse_duration_ns(std::string_view text) {
+    auto bad = [&]() {
+        return Status::invalid("'" + std::string(text) +
+                               "' is not a duration (expected e.g. PT30S, PT1M, PT1H30M, P1D or 30s, 5m, 1h)");
+    };
+    auto too_long = [&]() {
+        return Status::invalid("'" + std::string(text) + "' is too long (at most about 292 years)");
+    };
+    if (text.empty()) return bad();
+    if (text[0] != 'P' && text[0] != 'p') {
+        auto d = config::parse_duration(text);
+        if (!d.ok() || d->count() <= 0) return bad();
+        int64_t ns = 0;
+        if (__builtin_mul_overflow(static_cast<int64_t>(d->count()), int64_t{1000000}, &ns)) return too_long();
+        return ns;
+    }
+    size_t i = 1;
+    bool in_time = false, any = false;
+    long double total = 0;
+    while (i < text.size()) {
+        if (text[i] == 'T' || text[i] == 't') {
+            if (in_time) return bad();
+            in_time = true;
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.' || text[j] == ','))
+            ++j;
+        if (j == i || j >= text.size() || j - i > 30) return bad();
+        std::string num(text.substr(i, j - i));
+        std::replace(num.begin(), num.end(), ',', '.');
+        char* endp = nullptr;
+        const long double v = std::strtold(num.c_str(), &endp);
+        if (!endp || *endp) return bad();
+        const char u = static_cast<char>(std::toupper(static_cast<unsigned char>(text[j])));
+        long double mult = 0;
+        if (!in_time && u == 'W') mult = 7 * 86400.0L;
+        else if (!in_time && u == 'D') mult = 86400.0L;
+        else if (in_time && u == 'H') mult = 3600.0L;
+        else if (in_time && u == 'M') mult = 60.0L;
+        else if (in_time && u == 'S') mult = 1.0L;
+        else return bad();  // years and months have no fixed length
+        total += v * mult;
+        any = true;
+        i = j + 1;
+    }
+    if (!any) return bad();
+    const long double ns = total * 1e9L;
+    if (!(ns >= 1)) return bad();
+    if (ns > 9.2e18L) return too_long();
+    return static_cast<int64_t>(std::llround(ns));
+}
+
+Result<int64_t> parse_time(std::string_view text, int64_t now) {
+    std::string_view t = text;
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    if (t.size() >= 3 && (t.substr(0, 3) == "now" || t.substr(0, 3) == "NOW")) {
+        std::string_view rest = t.substr(3);
+        if (rest.empty()) return now;
+        if (rest.front() != '-' && rest.front() != '+')
+            return Status::invalid("'" + std::string(text) + "' is not a relative time (expected now, now-30s, now+5m)");
+        const bool minus = rest.front() == '-';
+        auto d = parse_duration_ns(rest.substr(1));
+        if (!d) return Status::invalid("'" + std::string(text) + "': " + d.message());
+        int64_t out = 0;
+        if (minus ? __builtin_sub_overflow(now, *d, &out) : __builtin_add_overflow(now, *d, &out))
+            return Status::invalid("'" + std::string(text) + "' is out of range");
+        return out;
+    }
+    return parse_absolute(t);
 }
 
 }  // namespace speeddata

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/avro/schema.hpp"
+#include "core/status.hpp"
 
 namespace speeddata {
 
@@ -25,11 +26,34 @@ TimeUnit infer_time_unit(double value);
 int64_t to_ns(int64_t value, TimeUnit unit);
 int64_t to_ns(double value, TimeUnit unit);
 
-int64_t now_ns();  // CLOCK_REALTIME in ns
+int64_t now_ns();        // CLOCK_REALTIME in ns
+int64_t monotonic_ns();  // CLOCK_MONOTONIC in ns: for ages, intervals and deadlines
 // "2026-11-24T08:05:12.123456789Z" (ns precision, trailing zeros of the fraction trimmed
 // to a multiple of 3 digits; no fraction when zero).
 std::string format_iso8601(int64_t ns);
+// "2026-11-24T08:05:12Z": whole seconds (the registry's and the API's created/updated stamps).
+std::string format_iso8601_seconds(int64_t ns);
+// Appends "2026-11-24T08:05:12.123Z": always milliseconds, the earlier version's pages' form.
+void append_iso8601_ms(std::string& out, int64_t ns);
 // "20261124T080512.123Z", the form used in cache file names (ms precision, sortable).
 std::string format_file_stamp(int64_t ns);
+
+// The range of times as int64 ns since the epoch: 1677-09-21T00:12:43.145224192Z ..
+// 2262-04-11T23:47:16.854775807Z. Times outside it are errors, never wrapped.
+inline constexpr int64_t min_time_ns = INT64_MIN;
+inline constexpr int64_t max_time_ns = INT64_MAX;
+
+// A time parameter, -> ns since the epoch. Accepts
+//   ISO 8601 date-times with a zone: "2025-01-23T14:00:00Z", "...T14:00:00.123456+01:00",
+//   "...+0100", a space instead of 'T'; a date alone ("2025-01-23": midnight UTC);
+//   relative times, as Grafana writes them: "now", "now-30s", "now-5m", "now+1h", "now-PT30S"
+//   (any duration parse_duration_ns accepts), relative to now.
+// A date-time without a zone is an error that suggests Z or an offset: it is ambiguous (local
+// time or UTC?) and silently taking UTC gave users the wrong hour. Out of range: an error.
+Result<int64_t> parse_time(std::string_view text, int64_t now);
+// A duration parameter, -> ns (> 0): ISO 8601 "PnW", "PnDTnHnMnS" (decimal fractions allowed,
+// e.g. "PT0.5S"), or the config form "30s", "5m", "250ms", "1h30m". Too long for int64 ns
+// (about 292 years): an error.
+Result<int64_t> parse_duration_ns(std::string_view text);
 
 }  // namespace speeddata

@@ -3,18 +3,24 @@
 // with back-off when they die, and the REST API + web console on top (docs/orchestrator.md).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/cluster.hpp"
 #include "core/config/config.hpp"
 #include "core/status.hpp"
+#include "fleet/nats.hpp"
 #include "http/server.hpp"
 #include "orchestrator/registry.hpp"
 #include "orchestrator/supervisor.hpp"
@@ -26,7 +32,10 @@ namespace speeddata::orchestrator {
 struct Settings {
     std::string bind = "127.0.0.1";          // http.bind
     uint16_t port = 8080;                    // http.port
-    std::string token;                       // from http.token_file / --token / $SPEEDDATA_TOKEN ("" = none)
+    std::string token;                       // --token > $SPEEDDATA_TOKEN > http.token_file > auth.token_file ("" = none)
+    bool protect_reads = true;               // auth.reads
+    std::string auth_mode = "token";         // auth.mode ("none": no token needed on a network bind)
+    std::chrono::milliseconds watchdog_timeout{15000};  // relays.watchdog_timeout (0 = off)
     int threads = 2;                         // http.threads: io threads
     size_t max_body_bytes = 1u << 20;        // http.max_body: larger request bodies get 413
     uint16_t port_range_start = 26100;       // ports.start: auto-assigned UDP ports...
@@ -50,8 +59,12 @@ public:
     Status start();
     // Reaps and restarts relays; call every ~100 ms.
     void poll();
-    // Stops every relay (SIGTERM: they flush), waiting up to settings.stop_timeout each.
+    // Stops the fleet link, then every relay (SIGTERM: they flush), waiting up to
+    // settings.stop_timeout each.
     void stop();
+    // The fleet (docs/fleet.md): with cluster.nats set, connects to NATS in a thread of its
+    // own and keeps the registry, the hosts' figures and the live streams in step.
+    void start_fleet();
     // The REST API routes (under /api/v1, plus /metrics).
     void add_routes(http::Router& router);
 
@@ -69,19 +82,43 @@ private:
     };
 
     Orchestrator(std::filesystem::path config_dir, Settings settings, config::RelayConfig relay_cfg,
-                 std::unique_ptr<Registry> registry);
+                 config::ClusterConfig cluster, std::unique_ptr<Registry> registry);
 
     Status spawn_relay(const Channel& ch);
+    void watchdog();
+    // Imports the earlier version's registry (<storage.root>/registry.db) once, at the first
+    // start that finds it (docs/upgrading.md); problems are logged, never fatal.
+    void import_earlier_registry();
+    // A schema file named by the API (schema_path, or a path string in `schema`), as a file
+    // inside the config directory: relative to it, else (the earlier form,
+    // "config/agents/x.avsc") relative to its parent. Error messages start with field.
+    Result<std::filesystem::path> schema_file_for(const std::string& path, const std::string& field) const;
     // Builds a registered channel from its registry row (writes its schema and channel files).
     // Error messages name the request field (HTTP 400).
-    Result<Channel> materialize(const RegisteredChannel& reg, const std::string& field_prefix);
+    // dir: where the channel and schema files go (default <work>/channels).
+    Result<Channel> materialize(const RegisteredChannel& reg, const std::string& field_prefix,
+                                const std::filesystem::path& dir = {});
     nlohmann::json channel_json(const Channel& ch) const;
+
+    // ---- the fleet (fleet.cpp; all of it idle unless cluster_.enabled())
+    void fleet_loop();
+    bool fleet_connect();     // connection and buckets; false: try again later
+    void fleet_sync();        // one round: registry both ways, figures out and in
+    void fleet_forward_loop();  // decimated multicast of this host's channels -> NATS subjects
+    static nlohmann::json entry_of(const RegisteredChannel& reg, const std::string& host, const std::string& source);
+    static RegisteredChannel reg_of(const nlohmann::json& entry);
+    // Remote channels for the API, marked unreachable when their host has not reported for
+    // a while (mutex_ held).
+    std::vector<nlohmann::json> remote_channels_json() const;
+    std::optional<nlohmann::json> remote_entry(const std::string& name) const;  // mutex_ held
+    http::Response h_fleet(const http::Request& req);
     std::string port_owner(int port) const;  // channel using the port, "" if none (mutex_ held)
 
     http::Response h_health(const http::Request& req);
     http::Response h_list(const http::Request& req);
     http::Response h_get(const http::Request& req);
     http::Response h_register(const http::Request& req);
+    http::Response register_channel(const http::Request& req);
     http::Response h_deregister(const http::Request& req);
     http::Response h_schema(const http::Request& req);
     http::Response h_validate(const http::Request& req);
@@ -104,6 +141,34 @@ private:
     };
     mutable std::map<std::string, StatusCache> status_cache_;  // by channel, guarded by mutex_
     std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+    std::string started_iso_;  // started_ in ISO 8601: created_at of relay.yaml channels
+    std::chrono::steady_clock::time_point next_watchdog_{};
+
+    config::ClusterConfig cluster_;
+    std::string host_;  // this host's name in the fleet (cluster.host or the hostname)
+    std::unique_ptr<fleet::Nats> nats_;             // fleet thread only (and its handlers)
+    std::unique_ptr<fleet::Bucket> kv_channels_;    // speeddata_channels: name -> entry
+    std::unique_ptr<fleet::Bucket> kv_hosts_;       // speeddata_hosts: host -> its channels' figures
+    std::thread fleet_thread_, forward_thread_;
+    std::atomic<bool> fleet_stop_{false};
+    std::atomic<bool> nats_connected_{false};
+    bool fleet_synced_ = false;                      // one full sync done since start (fleet thread)
+    std::chrono::steady_clock::time_point next_status_{};
+    // Guarded by mutex_:
+    // What the API changed, for the fleet thread to write to the bucket (HTTP threads never
+    // wait on NATS): entries to put, names to delete.
+    std::map<std::string, nlohmann::json> outbox_put_;
+    std::set<std::string> outbox_del_;
+    std::map<std::string, nlohmann::json> fleet_entries_;  // the bucket's entries at the last sync
+    struct HostSeen {
+        nlohmann::json status;                       // its last speeddata_hosts value
+        int64_t updated_ns = 0;
+        std::chrono::steady_clock::time_point changed;  // when we last saw updated_ns change
+    };
+    std::map<std::string, HostSeen> hosts_;
+    std::chrono::steady_clock::time_point hosts_read_{};  // the last successful read of speeddata_hosts
+    bool host_fresh(const HostSeen& seen, std::chrono::steady_clock::time_point now) const;  // mutex_ held
+    std::atomic<uint64_t> forwarded_{0}, forward_errors_{0};
 };
 
 // True when a UDP port can be bound on any address (nobody holds it).

@@ -1,102 +1,134 @@
 #include "orchestrator/registry.hpp"
 
-#include <sqlite3.h>
+#include <algorithm>
+
+#include "core/time.hpp"
 
 namespace speeddata::orchestrator {
 
-namespace {
-// RAII for a prepared statement.
-struct Stmt {
-    sqlite3_stmt* s = nullptr;
-    ~Stmt() { sqlite3_finalize(s); }
-};
-std::string err(sqlite3* db, const std::string& what) { return what + ": " + sqlite3_errmsg(db); }
-}  // namespace
-
 Result<std::unique_ptr<Registry>> Registry::open(const std::filesystem::path& file) {
-    std::error_code ec;
-    std::filesystem::create_directories(file.parent_path(), ec);
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-        std::string m = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close(db);
-        return Status::error("open registry " + file.string() + ": " + m);
-    }
-    std::unique_ptr<Registry> r(new Registry(db, file));
-    sqlite3_busy_timeout(db, 2000);
-    if (auto st = r->exec("PRAGMA journal_mode=WAL"); !st.ok()) return st;
-    if (auto st = r->exec("CREATE TABLE IF NOT EXISTS channels ("
-                          " name TEXT PRIMARY KEY, port INTEGER NOT NULL, schema_json TEXT NOT NULL,"
-                          " schema_path TEXT NOT NULL DEFAULT '', config_json TEXT NOT NULL DEFAULT '{}',"
-                          " created TEXT NOT NULL)");
+    auto db = sqlite::Database::open(file, "registry", 2000);
+    if (!db) return db.status();
+    std::unique_ptr<Registry> r(new Registry(std::move(*db)));
+    if (auto st = r->db_.exec("CREATE TABLE IF NOT EXISTS channels ("
+                              " name TEXT PRIMARY KEY, port INTEGER NOT NULL, schema_json TEXT NOT NULL,"
+                              " schema_path TEXT NOT NULL DEFAULT '', config_json TEXT NOT NULL DEFAULT '{}',"
+                              " created TEXT NOT NULL)");
+        !st.ok())
+        return st;
+    if (auto st = r->db_.exec("CREATE TABLE IF NOT EXISTS imports ("
+                              " source TEXT PRIMARY KEY, imported TEXT NOT NULL,"
+                              " channels INTEGER NOT NULL, skipped INTEGER NOT NULL)");
         !st.ok())
         return st;
     return r;
 }
 
-Registry::~Registry() { sqlite3_close(db_); }
-
-Status Registry::exec(const std::string& sql) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
-        std::string m = msg ? msg : "unknown error";
-        sqlite3_free(msg);
-        return Status::error("registry " + file_.string() + ": " + m);
-    }
-    return Status();
-}
-
-Result<std::vector<RegisteredChannel>> Registry::list() const {
-    Stmt st;
-    if (sqlite3_prepare_v2(db_, "SELECT name, port, schema_json, schema_path, config_json, created FROM channels ORDER BY name",
-                           -1, &st.s, nullptr) != SQLITE_OK)
-        return Status::error(err(db_, "registry list"));
+Result<std::vector<RegisteredChannel>> Registry::list() {
+    auto st = db_.prepare("SELECT name, port, schema_json, schema_path, config_json, created FROM channels ORDER BY name");
+    if (!st) return st.status();
     std::vector<RegisteredChannel> out;
-    auto text = [&](int i) {
-        auto p = sqlite3_column_text(st.s, i);
-        return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
-    };
-    int rc;
-    while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.status();
+        if (!*row) break;
         RegisteredChannel c;
-        c.name = text(0);
-        c.port = sqlite3_column_int(st.s, 1);
-        c.schema_json = text(2);
-        c.schema_path = text(3);
-        c.config_json = text(4);
-        c.created = text(5);
+        c.name = st->text(0);
+        c.port = static_cast<int>(st->integer(1));
+        c.schema_json = st->text(2);
+        c.schema_path = st->text(3);
+        c.config_json = st->text(4);
+        c.created = st->text(5);
         out.push_back(std::move(c));
     }
-    if (rc != SQLITE_DONE) return Status::error(err(db_, "registry list"));
     return out;
 }
 
 Status Registry::put(const RegisteredChannel& c) {
-    Stmt st;
-    if (sqlite3_prepare_v2(db_,
-                           "INSERT OR REPLACE INTO channels (name, port, schema_json, schema_path, config_json, created)"
-                           " VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &st.s, nullptr) != SQLITE_OK)
-        return Status::error(err(db_, "registry put"));
-    sqlite3_bind_text(st.s, 1, c.name.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st.s, 2, c.port);
-    sqlite3_bind_text(st.s, 3, c.schema_json.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 4, c.schema_path.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 5, c.config_json.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 6, c.created.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st.s) != SQLITE_DONE) return Status::error(err(db_, "registry put " + c.name));
-    return Status();
+    auto st = db_.prepare(
+        "INSERT OR REPLACE INTO channels (name, port, schema_json, schema_path, config_json, created)"
+        " VALUES (?, ?, ?, ?, ?, ?)");
+    if (!st) return st.status();
+    st->bind(1, c.name).bind(2, int64_t{c.port}).bind(3, c.schema_json).bind(4, c.schema_path);
+    st->bind(5, c.config_json).bind(6, c.created);
+    return st->run().with_context("put " + c.name);
 }
 
 Status Registry::remove(const std::string& name) {
-    Stmt st;
-    if (sqlite3_prepare_v2(db_, "DELETE FROM channels WHERE name = ?", -1, &st.s, nullptr) != SQLITE_OK)
-        return Status::error(err(db_, "registry remove"));
-    sqlite3_bind_text(st.s, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st.s) != SQLITE_DONE) return Status::error(err(db_, "registry remove " + name));
-    return Status();
+    auto st = db_.prepare("DELETE FROM channels WHERE name = ?");
+    if (!st) return st.status();
+    st->bind(1, name);
+    return st->run().with_context("remove " + name);
+}
+
+Result<bool> Registry::imported(const std::string& source) {
+    auto st = db_.prepare("SELECT 1 FROM imports WHERE source = ?");
+    if (!st) return st.status();
+    st->bind(1, source);
+    return st->step();
+}
+
+Result<Registry::ImportResult> Registry::import_once(const std::string& source,
+                                                     const std::vector<RegisteredChannel>& channels, int skipped) {
+    // IMMEDIATE: the write lock is taken before the check, so a second orchestrator waits
+    // and then finds the import recorded.
+    if (auto st = db_.exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+    auto result = [&]() -> Result<ImportResult> {
+        ImportResult out;
+        auto seen = imported(source);
+        if (!seen) return seen.status();
+        if (*seen) return out;
+        auto existing = list();
+        if (!existing) return existing.status();
+        for (const auto& c : channels) {
+            const bool taken = std::any_of(existing->begin(), existing->end(),
+                                           [&](const RegisteredChannel& e) { return e.name == c.name; });
+            if (taken) {
+                out.kept.push_back(c.name);
+                continue;
+            }
+            if (auto st = put(c); !st.ok()) return st;
+            out.stored.push_back(c.name);
+        }
+        auto mark = db_.prepare("INSERT INTO imports (source, imported, channels, skipped) VALUES (?, ?, ?, ?)");
+        if (!mark) return mark.status();
+        const std::string stamp = format_iso8601_seconds(now_ns());
+        mark->bind(1, source).bind(2, std::string_view(stamp)).bind(3, static_cast<int64_t>(out.stored.size()));
+        mark->bind(4, int64_t{skipped});
+        if (auto st = mark->run(); !st.ok()) return st;
+        out.done_now = true;
+        return out;
+    }();
+    if (!result) {
+        (void)db_.exec("ROLLBACK");
+        return result.status();
+    }
+    if (auto st = db_.exec("COMMIT"); !st.ok()) {
+        (void)db_.exec("ROLLBACK");
+        return st;
+    }
+    return result;
+}
+
+Result<std::vector<EarlierChannel>> read_earlier_registry(const std::filesystem::path& file) {
+    auto db = sqlite::Database::open_readonly(file, "earlier registry");
+    if (!db) return db.status();
+    auto st = db->prepare("SELECT name, port, schema_path, config_json, created_at FROM channels ORDER BY name");
+    if (!st) return st.status();
+    std::vector<EarlierChannel> out;
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.status();
+        if (!*row) break;
+        EarlierChannel c;
+        c.name = st->text(0);
+        c.port = st->integer(1);
+        c.schema_path = st->text(2);
+        c.config_json = st->text(3);
+        c.created_at = st->text(4);
+        out.push_back(std::move(c));
+    }
+    return out;
 }
 
 }  // namespace speeddata::orchestrator

@@ -14,6 +14,17 @@
 
 namespace speeddata::orchestrator {
 
+const char* name(ChildState s) {
+    switch (s) {
+        case ChildState::running: return "running";
+        case ChildState::backoff: return "backoff";
+        case ChildState::exited: return "exited";
+        case ChildState::not_available: return "not available";
+        case ChildState::stopping: return "stopping";
+    }
+    return "exited";
+}
+
 namespace fs = std::filesystem;
 using namespace std::chrono;
 
@@ -60,12 +71,16 @@ Status Supervisor::spawn(Child& c) {
             ::dup2(log_fd, 1);
             ::dup2(log_fd, 2);
         }
+        // Nothing but stdin/stdout/stderr crosses into the child, whatever the parent holds
+        // without O_CLOEXEC (asio's sockets, library files): a relay must never keep the
+        // orchestrator's listening socket (its replacement could not bind) or its files.
+        ::close_range(3, ~0U, 0);
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
     if (log_fd >= 0) ::close(log_fd);
     c.info.pid = pid;
-    c.info.state = "running";
+    c.info.state = ChildState::running;
     c.info.started = system_clock::now();
     c.started_steady = steady_clock::now();
     spdlog::info("started {} (pid {})", c.spec.name, pid);
@@ -90,17 +105,17 @@ void Supervisor::reaped(Child& c, int wstatus) {
     c.info.last_signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
     const auto ran = steady_clock::now() - c.started_steady;
     if (c.spec.zero_exit_is_final && c.info.last_exit_code == 0) {
-        c.info.state = "not available";
+        c.info.state = ChildState::not_available;
         spdlog::info("{} exited with code 0: not available, not restarted", c.spec.name);
         return;
     }
     if (stopped_) {
-        c.info.state = "exited";
+        c.info.state = ChildState::exited;
         return;
     }
     // A run that lasted long enough counts as healthy: start again from the initial delay.
     if (ran >= backoff_.stable) c.delay = backoff_.initial;
-    c.info.state = "backoff";
+    c.info.state = ChildState::backoff;
     c.next_start = steady_clock::now() + c.delay;
     spdlog::warn("{} died ({}); restarting in {} ms", c.spec.name,
                  c.info.last_signal ? "signal " + std::to_string(c.info.last_signal)
@@ -118,9 +133,9 @@ void Supervisor::poll() {
             pid_t r = ::waitpid(c.info.pid, &ws, WNOHANG);
             if (r == c.info.pid) reaped(c, ws);
         }
-        if (c.info.state == "backoff") {
+        if (c.info.state == ChildState::backoff) {
             if (stopped_) {
-                c.info.state = "exited";
+                c.info.state = ChildState::exited;
             } else if (now >= c.next_start) {
                 ++c.info.restarts;
                 if (auto st = spawn(c); !st.ok()) {
@@ -147,6 +162,19 @@ int wait_or_kill(pid_t pid, milliseconds grace) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &ws, 0);
     return ws;
+}
+
+bool Supervisor::kill_hung(const std::string& name, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    auto it = children_.find(name);
+    if (it == children_.end() || it->second.info.pid <= 0 || stopped_) return false;
+    Child& c = it->second;
+    // SIGKILL also ends a stopped (SIGSTOP) process and one stuck in an interruptible call;
+    // poll() reaps it and restarts it with the usual back-off.
+    ::kill(c.info.pid, SIGKILL);
+    ++c.info.watchdog_kills;
+    spdlog::warn("{} (pid {}) {}: killed by the watchdog, restarting", name, c.info.pid, reason);
+    return true;
 }
 
 bool Supervisor::remove(const std::string& name, milliseconds grace) {
@@ -180,6 +208,13 @@ std::optional<ChildInfo> Supervisor::get(const std::string& name) const {
     return it->second.info;
 }
 
+bool Supervisor::owns_pid(pid_t pid) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, c] : children_)
+        if (c.info.pid == pid) return true;
+    return false;
+}
+
 bool Supervisor::has(const std::string& name) const {
     std::lock_guard lock(mutex_);
     return children_.count(name) > 0;
@@ -194,7 +229,7 @@ void Supervisor::stop_all(milliseconds grace) {
             if (c.info.pid > 0) {
                 pids.emplace_back(name, c.info.pid);
                 ::kill(c.info.pid, SIGTERM);
-                c.info.state = "stopping";
+                c.info.state = ChildState::stopping;
             }
         }
     }
@@ -205,7 +240,7 @@ void Supervisor::stop_all(milliseconds grace) {
         auto it = children_.find(name);
         if (it != children_.end() && it->second.info.pid == pid) {
             it->second.info.pid = 0;
-            it->second.info.state = "exited";
+            it->second.info.state = ChildState::exited;
             it->second.info.last_exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
         }
     }

@@ -32,11 +32,22 @@ struct ChildSpec {
     bool zero_exit_is_final = false;
 };
 
+// Where a child is in its life. name() gives the word the API and logs use.
+enum class ChildState {
+    running,        // started, not yet seen to end
+    backoff,        // ended on its own; restarted after restart_in_s
+    exited,         // ended and not restarted (a final zero exit, or stopped)
+    not_available,  // exited at once with code 0: nothing to supervise (e.g. no such device)
+    stopping,       // SIGTERM sent, waiting for it to end
+};
+const char* name(ChildState s);
+
 struct ChildInfo {
     std::string name;
     pid_t pid = 0;                // 0 when not running
-    std::string state;            // "running", "backoff", "exited", "not available", "stopping"
+    ChildState state = ChildState::exited;
     int restarts = 0;             // restarts after crashes since the supervisor started it
+    int watchdog_kills = 0;       // of those, runs ended by the watchdog (hung: no status updates)
     int last_exit_code = -1;      // exit code of the last exit, -1 if none or a signal
     int last_signal = 0;          // signal that ended the last run, 0 if none
     std::chrono::system_clock::time_point started;  // of the current/last run
@@ -52,6 +63,9 @@ public:
 
     // Starts a child now. Error when the name is taken or fork fails.
     Status add(ChildSpec spec);
+    // SIGKILLs a running child that stopped answering (the watchdog); poll() then restarts it
+    // with back-off and counts it. False when unknown or not running.
+    bool kill_hung(const std::string& name, const std::string& reason);
     // Stops and forgets a child: SIGTERM, SIGKILL after grace. Returns false when unknown.
     bool remove(const std::string& name, std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
     // Reaps exited children and starts the ones whose back-off delay has passed. Call often.
@@ -59,6 +73,8 @@ public:
     std::vector<ChildInfo> list() const;
     std::optional<ChildInfo> get(const std::string& name) const;
     bool has(const std::string& name) const;
+    // True when pid is one of this supervisor's running children.
+    bool owns_pid(pid_t pid) const;
     // Stops all children in parallel (SIGTERM, SIGKILL after grace); no restarts afterwards.
     void stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 

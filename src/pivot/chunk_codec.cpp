@@ -81,9 +81,4 @@ Status encode_chunk(const uint8_t* in, size_t rows, size_t n, size_t elem, const
     return {};
 }
 
-ThreadPool& chunk_pool(unsigned threads) {
-    static ThreadPool pool(threads);
-    return pool;
-}
-
 }  // namespace speeddata::pivot

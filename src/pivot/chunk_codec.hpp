@@ -1,5 +1,5 @@
 // HDF5's shuffle + deflate filter pipeline, done outside HDF5: the pivot encodes each full
-// chunk of a fixed-size column on a worker thread (libdeflate, several times faster than
+// chunk of a fixed-size column on one of the export's encoders (export_threads.hpp) (libdeflate, several times faster than
 // zlib, and several chunks at once) and hands the encoded bytes to H5Dwrite_chunk. The bytes
 // are exactly what the dataset's filter pipeline (H5Pset_shuffle, H5Pset_deflate) decodes,
 // so any HDF5 reader (h5py, h5dump, MATLAB) reads them as ordinary gzip+shuffle chunks.
@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/status.hpp"
-#include "core/thread_pool.hpp"
 
 namespace speeddata::pivot {
 
@@ -31,9 +30,5 @@ struct ChunkFilters {
 // buffers are per thread, so memory stays at one chunk per encoding thread.
 Status encode_chunk(const uint8_t* in, size_t rows, size_t n, size_t elem, const ChunkFilters& filters,
                     std::vector<uint8_t>& out);
-
-// The process-wide pool that encodes chunks. The first call creates it with `threads`
-// workers (0 = one per hardware thread); later calls return the same pool.
-ThreadPool& chunk_pool(unsigned threads = 0);
 
 }  // namespace speeddata::pivot

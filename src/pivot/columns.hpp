@@ -1,6 +1,9 @@
 // Avro records -> HDF5 columns: one channel's schema compiled into a decoding plan that
 // appends each datum's fields to per-signal column buffers, flushed chunk by chunk into
 // extendable HDF5 datasets (so memory stays bounded by chunk_rows whatever the range).
+// Parts: column_plan.* (schema -> columns and decode steps), columns.cpp (decoding, the chunk
+// pipeline), column_writer.* (HDF5 datasets), varlen_columns.* (strings, bytes, JSON),
+// chunk_codec.* (filters outside HDF5), export_threads.hpp (the threads).
 //
 // Type mapping (docs/pivot.md, "Type mapping"):
 //   boolean                 -> 1-D bool (h5py's 8-bit enum FALSE/TRUE)
@@ -32,13 +35,15 @@
 
 namespace speeddata::pivot {
 
+class ExportThreads;
+
 // Dataset layout options (pivot.yaml hdf5.*).
 struct Hdf5Options {
     bool gzip = true;          // hdf5.compression gzip (else none)
     int gzip_level = 1;        // hdf5.compression_level 0..9
     bool shuffle = true;       // hdf5.shuffle
     uint64_t chunk_rows = 65536;  // hdf5.chunk_rows: rows per chunk and per write
-    unsigned threads = 0;      // hdf5.threads: chunk-encoding threads of the process (0 = per core)
+    unsigned threads = 0;      // hdf5.threads: chunk-encoding threads of an export (0 = per core)
 };
 
 // Separator between a record field and its sub-fields in dataset names.
@@ -49,12 +54,15 @@ public:
     // Compiles schema (a record) for one channel. time_field: the abscissa's top-level field
     // name; its values are converted to ns with time_unit (unknown: inferred per value).
     // signals: top-level field names to keep (empty = all); the time field is always kept.
-    // Errors name the missing signal or the unusable time field.
+    // Errors name the missing signal or the unusable time field. threads: the export's
+    // encoders and writer thread (export_threads.hpp), which must outlive the columns;
+    // nullptr: the columns start their own, of options.threads encoders.
     static Result<std::unique_ptr<ChannelColumns>> create(const avro::Schema& schema,
                                                           const std::string& time_field,
                                                           TimeUnit time_unit,
                                                           const std::vector<std::string>& signals,
-                                                          const Hdf5Options& options);
+                                                          const Hdf5Options& options,
+                                                          ExportThreads* threads = nullptr);
     ~ChannelColumns();
 
     // Reads the time stamp (ns) of the datum at p without decoding the rest; false when

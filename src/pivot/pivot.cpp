@@ -1,4 +1,5 @@
 #include "pivot/pivot.hpp"
+#include "pivot/sources.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,9 +10,13 @@
 
 #include "core/avro/codec.hpp"
 #include "core/avro/container.hpp"
+#include "core/cache_blocks.hpp"
 #include "core/cache_layout.hpp"
 #include "core/decimate/decimator.hpp"
+#include "core/suggest.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
+#include "pivot/export_threads.hpp"
 
 namespace speeddata::pivot {
 
@@ -19,245 +24,198 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One file to read and which of its blocks.
-struct FileSel {
-    fs::path path;
-    std::vector<uint64_t> offsets;  // indexed blocks overlapping the range
-    bool scan_from_start = false;   // no usable index: read every block
-    uint64_t tail_from = 0;         // then scan blocks from here to the end (0 = none)
-};
-
-struct ChannelSource {
-    std::string name;
-    std::vector<FileSel> files;
-    fs::path schema_file;  // a file to take the schema from when no block is read
-};
-
-ExportResult fail(ErrorKind kind, std::string message) {
-    ExportResult r;
-    r.kind = kind;
-    r.status = Status::error(std::move(message));
-    return r;
-}
-
-// The blocks of a cache file that may hold records in [start, end).
-std::optional<FileSel> select_blocks(const fs::path& file, int64_t start, int64_t end) {
-    FileSel sel;
-    sel.path = file;
-    auto index = cache::read_index(cache::index_path(file));
-    std::error_code ec;
-    uint64_t size = fs::file_size(file, ec);
-    if (ec) return std::nullopt;  // removed by retention meanwhile
-    if (index.empty()) {
-        sel.scan_from_start = true;
-        return sel;
-    }
-    for (const auto& e : index)
-        if (e.max_ns >= start && e.min_ns < end) sel.offsets.push_back(e.offset);
-    uint64_t indexed_end = index.back().offset + index.back().size;
-    if (size > indexed_end) sel.tail_from = indexed_end;
-    if (sel.offsets.empty() && sel.tail_from == 0) return std::nullopt;
-    return sel;
-}
-
 std::string channel_of_file(const fs::path& p, const std::map<std::string, std::string>& meta) {
-    auto it = meta.find("speeddata.channel");
+    auto it = meta.find(cache::meta::channel);
     if (it != meta.end() && !it->second.empty()) return it->second;
     std::string stem = p.stem().string();
     auto us = stem.find('_');
     return us == std::string::npos || us == 0 ? stem : stem.substr(0, us);
 }
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (i) out += sep;
-        out += v[i];
+// One channel's group of an export: set up from the first file read (schema, time field,
+// columns, decimator), fed block by block (time filter, decimation, column append), then
+// finished with the group's attributes.
+class ChannelExport {
+public:
+    ChannelExport(hid_t file, const ChannelSource& src, const ExportRequest& req, bool filter,
+                  const Hdf5Options& options, ExportResult& res)
+        : file_(file), src_(src), req_(req), filter_(filter), options_(options), res_(res) {}
+
+    ProgressMeter* meter = nullptr;  // ExportRequest::progress, when set
+    ExportThreads* threads = nullptr;  // the export's encoders and writer thread
+
+    // Reads the selected blocks of every file of the channel, its file streams merged by time.
+    Status read_files() {
+        cache::ChannelReadHooks hooks;
+        hooks.opened = [&](avro::FileReader& r, const cache::BlockSelection& sel) -> Status {
+            ++res_.files_opened;
+            if (!cols_) {
+                Status st = setup(r, sel.path);
+                if (!st.ok()) return st;
+            } else if (r.schema().canonical_form() != canonical_) {
+                return Status::invalid("channel '" + src_.name + "': the schema changes at " +
+                                     sel.path.filename().string() + "; export the ranges before and after it separately");
+            }
+            source_files_.push_back(sel.path.filename().string());
+            return {};
+        };
+        hooks.finished = [&](avro::FileReader& r, const cache::BlockSelection& sel) {
+            if (meter) meter->file_done(sel);
+            for (const auto& p : r.problems()) res_.problems.push_back(sel.path.filename().string() + ": " + p);
+        };
+        hooks.problem = [&](std::string p) { res_.problems.push_back(std::move(p)); };
+        Status st = cache::read_channel_blocks(
+            src_.files, reader_options(req_), hooks, [&](const avro::Block& b, const fs::path& path) -> Status {
+                const cache::BlockSelection* sel = meter ? selection_of(src_, path) : nullptr;
+                if (!sel) return process_block(b, path);
+                return meter->wrap(*sel, [&](const avro::Block& blk) { return process_block(blk, path); })(b);
+            });
+        if (!st.ok()) return st;
+        if (!cols_ && !src_.schema_file.empty()) {
+            // No block overlapped: still give the channel its (empty) datasets.
+            auto rr = avro::FileReader::open(src_.schema_file, reader_options(req_));
+            if (rr.ok()) {
+                Status st = setup(*rr, src_.schema_file);
+                if (!st.ok()) return st;
+            }
+        }
+        return {};
     }
-    return out;
-}
 
-// Writes one channel's group: reads the selected blocks, filters by time, decimates, appends.
-Status write_channel(hid_t file, const ChannelSource& src, const ExportRequest& req, bool filter,
-                     const Hdf5Options& options, ExportResult& res, uint64_t& rows_out) {
-    std::unique_ptr<ChannelColumns> cols;
-    std::unique_ptr<avro::Validator> validator;
-    std::optional<decimate::Decimator> decimator;
-    std::vector<avro::FieldSpan> spans;
-    std::string dec_out;
-    std::string canonical;
-    std::vector<std::string> source_files;
-    std::string schema_json, time_field, unit_text, fingerprint;
+    // Writes the buffered rows and the group's attributes; rows_out: the group's rows.
+    Status finish(uint64_t& rows_out) {
+        hid_t g;
+        h5::H5Id bare;
+        if (cols_) {
+            Status st = cols_->finish();
+            if (!st.ok()) return st;
+            g = cols_->group();
+        } else {
+            bare = h5::H5Id(H5Gcreate2(file_, src_.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+            if (!bare.valid()) return Status::error("HDF5: cannot create group '" + src_.name + "'");
+            g = bare.get();
+        }
+        uint64_t rows = cols_ ? cols_->rows() : 0;
+        rows_out = rows;
+        Status st = h5::set_attr(g, "channel", src_.name);
+        if (st.ok()) st = h5::set_attr(g, "rows", static_cast<int64_t>(rows));
+        if (st.ok()) st = h5::set_attr(g, "start_ns", req_.start_ns);
+        if (st.ok()) st = h5::set_attr(g, "end_ns", req_.end_ns);
+        if (st.ok()) st = h5::set_attr(g, "decimation_factor", static_cast<int64_t>(req_.decimation.factor));
+        if (st.ok())
+            st = h5::set_attr(g, "decimation_algorithm",
+                              req_.decimation.factor > 1 ? config::algorithm_name(req_.decimation.algorithm) : "none");
+        if (st.ok()) st = h5::set_attr(g, "source_files", source_files_);
+        if (cols_) {
+            if (st.ok()) st = h5::set_attr(g, "schema", schema_json_);
+            if (st.ok()) st = h5::set_attr(g, "fingerprint", fingerprint_);
+            if (st.ok()) st = h5::set_attr(g, "time_field", time_field_);
+            if (st.ok()) st = h5::set_attr(g, "time_unit", unit_text_);
+            if (st.ok() && rows) st = h5::set_attr(g, "first_time_ns", cols_->first_time_ns());
+            if (st.ok() && rows) st = h5::set_attr(g, "last_time_ns", cols_->last_time_ns());
+        }
+        return st;
+    }
 
-    auto setup = [&](const avro::FileReader& r, const fs::path& path) -> Status {
+private:
+    static avro::FileReaderOptions reader_options(const ExportRequest& req) {
+        avro::FileReaderOptions o;
+        o.validate_datums = false;  // the column decoder checks bounds itself
+        o.headerless_schema = req.headerless_schema;  // the earlier relay's files (docs/upgrading.md)
+        return o;
+    }
+
+    // Compiles the channel's columns (and decimator) from the first file's schema and metadata.
+    Status setup(const avro::FileReader& r, const fs::path& path) {
         const auto& meta = r.metadata();
         auto get = [&](const char* k, const char* d) {
             auto it = meta.find(k);
             return it == meta.end() ? std::string(d) : it->second;
         };
-        time_field = get("speeddata.time_field", "time");
-        unit_text = get("speeddata.time_unit", "");
+        time_field_ = get(cache::meta::time_field, "time");
+        unit_text_ = get(cache::meta::time_unit, "");
         const avro::Schema& schema = r.schema();
-        int ti = schema.field_index(time_field);
+        int ti = schema.field_index(time_field_);
         TimeUnit unit = TimeUnit::unknown;
-        if (ti >= 0) unit = time_unit_of(schema.node(schema.root().fields[ti].type), unit_text);
-        if (unit_text.empty()) unit_text = unit == TimeUnit::unknown ? "inferred" : std::string(time_unit_name(unit));
+        if (ti >= 0) unit = time_unit_of(schema.node(schema.root().fields[ti].type), unit_text_);
+        if (unit_text_.empty())
+            unit_text_ = unit == TimeUnit::unknown ? "inferred" : std::string(time_unit_name(unit));
         std::vector<std::string> sig;
-        for (const auto& s : req.signals)
+        for (const auto& s : req_.signals)
             if (schema.field_index(s) >= 0) sig.push_back(s);
-        if (!req.signals.empty() && sig.empty()) sig.push_back(time_field);  // time only
-        auto c = ChannelColumns::create(schema, time_field, unit, sig, options);
-        if (!c.ok()) return c.status().with_context("channel '" + src.name + "' (" + path.filename().string() + ")");
-        cols = std::move(*c);
-        canonical = schema.canonical_form();
-        schema_json = schema.json_text();
-        char fp[17];
-        std::snprintf(fp, sizeof fp, "%016llx", static_cast<unsigned long long>(schema.fingerprint()));
-        fingerprint = fp;
-        if (req.decimation.factor > 1) {
-            validator = std::make_unique<avro::Validator>(schema);
-            spans.resize(std::max<size_t>(1, validator->field_count()));
-            auto d = decimate::Decimator::create(schema, ti, req.decimation.algorithm, req.decimation.factor);
+        if (!req_.signals.empty() && sig.empty()) sig.push_back(time_field_);  // time only
+        auto c = ChannelColumns::create(schema, time_field_, unit, sig, options_, threads);
+        if (!c.ok())
+            return c.status().with_context("channel '" + src_.name + "' (" + path.filename().string() + ")");
+        cols_ = std::move(*c);
+        canonical_ = schema.canonical_form();
+        schema_json_ = schema.json_text();
+        fingerprint_ = hex16(schema.fingerprint());
+        if (req_.decimation.factor > 1) {
+            validator_ = std::make_unique<avro::Validator>(schema);
+            spans_.resize(std::max<size_t>(1, validator_->field_count()));
+            auto d = decimate::Decimator::create(schema, ti, req_.decimation.algorithm, req_.decimation.factor);
             if (!d.ok()) return d.status();
-            decimator.emplace(std::move(*d));
+            decimator_.emplace(std::move(*d));
         }
-        return cols->open_group(file, src.name);
-    };
+        return cols_->open_group(file_, src_.name);
+    }
 
-    avro::FileReaderOptions ropt;
-    ropt.validate_datums = false;  // the column decoder checks bounds itself
-    avro::Block block;
-    for (const auto& sel : src.files) {
-        auto rr = avro::FileReader::open(sel.path, ropt);
-        if (!rr.ok()) {
-            std::error_code ec;
-            if (!fs::exists(sel.path, ec)) continue;  // retention removed it since we listed
-            return rr.status();
-        }
-        ++res.files_opened;
-        avro::FileReader& r = *rr;
-        if (!cols) {
-            Status st = setup(r, sel.path);
-            if (!st.ok()) return st;
-        } else if (r.schema().canonical_form() != canonical) {
-            return Status::error("channel '" + src.name + "': the schema changes at " + sel.path.filename().string() +
-                                 "; export the ranges before and after it separately");
-        }
-        source_files.push_back(sel.path.filename().string());
-
-        auto process_block = [&](const avro::Block& b) -> Status {
-            ++res.blocks_read;
-            res.avro_bytes += b.data.size();
-            const uint8_t* p = reinterpret_cast<const uint8_t*>(b.data.data());
-            const uint8_t* end = p + b.data.size();
-            for (uint64_t i = 0; i < b.count; ++i) {
-                int64_t t = 0;
-                if (!cols->peek_time(p, end, t)) {
-                    res.problems.push_back(sel.path.string() + ": malformed record in block at offset " +
-                                           std::to_string(b.file_offset) + "; rest of block skipped");
-                    return {};
-                }
-                bool keep = !filter || (t >= req.start_ns && t < req.end_ns);
-                const uint8_t* next = nullptr;
-                Status io;
-                if (!keep) {
-                    next = cols->skip(p, end);
-                } else if (decimator) {
-                    auto v = validator->validate(p, static_cast<size_t>(end - p), spans.data());
-                    if (v.ok()) {
-                        next = p + v.consumed;
-                        dec_out.clear();
-                        int n = decimator->push(p, v.consumed, spans.data(), dec_out);
-                        const uint8_t* q = reinterpret_cast<const uint8_t*>(dec_out.data());
-                        const uint8_t* qe = q + dec_out.size();
-                        for (int k = 0; k < n && q; ++k) q = cols->append(q, qe, io);
-                    }
-                } else {
-                    next = cols->append(p, end, io);
-                }
-                if (!io.ok()) return io;
-                if (!next) {
-                    res.problems.push_back(sel.path.string() + ": malformed record in block at offset " +
-                                           std::to_string(b.file_offset) + "; rest of block skipped");
-                    return {};
-                }
-                p = next;
-            }
-            return {};
+    // Filters one block's records by time, decimates them and appends them to the columns.
+    Status process_block(const avro::Block& b, const fs::path& path) {
+        ++res_.blocks_read;
+        res_.avro_bytes += b.data.size();
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(b.data.data());
+        const uint8_t* end = p + b.data.size();
+        auto malformed = [&] {
+            res_.problems.push_back(path.string() + ": malformed record in block at offset " +
+                                    std::to_string(b.file_offset) + "; rest of block skipped");
+            return Status{};
         };
-
-        if (sel.scan_from_start) {
-            for (;;) {
-                auto more = r.next_block(block);
-                if (!more.ok()) return more.status();
-                if (!*more) break;
-                Status st = process_block(block);
-                if (!st.ok()) return st;
-            }
-        } else {
-            for (uint64_t off : sel.offsets) {
-                Status st = r.seek(off);
-                if (!st.ok()) return st;
-                auto more = r.next_block(block);
-                if (!more.ok()) return more.status();
-                if (!*more) break;
-                st = process_block(block);
-                if (!st.ok()) return st;
-            }
-            if (sel.tail_from) {
-                Status st = r.seek(sel.tail_from);
-                if (!st.ok()) return st;
-                for (;;) {
-                    auto more = r.next_block(block);
-                    if (!more.ok()) return more.status();
-                    if (!*more) break;
-                    st = process_block(block);
-                    if (!st.ok()) return st;
+        for (uint64_t i = 0; i < b.count; ++i) {
+            int64_t t = 0;
+            if (!cols_->peek_time(p, end, t)) return malformed();
+            bool keep = !filter_ || (t >= req_.start_ns && t < req_.end_ns);
+            const uint8_t* next = nullptr;
+            Status io;
+            if (!keep) {
+                next = cols_->skip(p, end);
+            } else if (decimator_) {
+                auto v = validator_->validate(p, static_cast<size_t>(end - p), spans_.data());
+                if (v.ok()) {
+                    next = p + v.consumed;
+                    dec_out_.clear();
+                    int n = decimator_->push(p, v.consumed, spans_.data(), dec_out_);
+                    const uint8_t* q = reinterpret_cast<const uint8_t*>(dec_out_.data());
+                    const uint8_t* qe = q + dec_out_.size();
+                    for (int k = 0; k < n && q; ++k) q = cols_->append(q, qe, io);
                 }
+            } else {
+                next = cols_->append(p, end, io);
             }
+            if (!io.ok()) return io;
+            if (!next) return malformed();
+            p = next;
         }
-        for (const auto& p : r.problems()) res.problems.push_back(sel.path.filename().string() + ": " + p);
+        return {};
     }
-    if (!cols && !src.schema_file.empty()) {
-        // No block overlapped: still give the channel its (empty) datasets.
-        auto rr = avro::FileReader::open(src.schema_file, ropt);
-        if (rr.ok()) {
-            Status st = setup(*rr, src.schema_file);
-            if (!st.ok()) return st;
-        }
-    }
-    hid_t g;
-    h5::H5Id bare;
-    if (cols) {
-        Status st = cols->finish();
-        if (!st.ok()) return st;
-        g = cols->group();
-    } else {
-        bare = h5::H5Id(H5Gcreate2(file, src.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-        if (!bare.valid()) return Status::error("HDF5: cannot create group '" + src.name + "'");
-        g = bare.get();
-    }
-    uint64_t rows = cols ? cols->rows() : 0;
-    rows_out = rows;
-    Status st = h5::set_attr(g, "channel", src.name);
-    if (st.ok()) st = h5::set_attr(g, "rows", static_cast<int64_t>(rows));
-    if (st.ok()) st = h5::set_attr(g, "start_ns", req.start_ns);
-    if (st.ok()) st = h5::set_attr(g, "end_ns", req.end_ns);
-    if (st.ok()) st = h5::set_attr(g, "decimation_factor", static_cast<int64_t>(req.decimation.factor));
-    if (st.ok())
-        st = h5::set_attr(g, "decimation_algorithm",
-                          req.decimation.factor > 1 ? config::algorithm_name(req.decimation.algorithm) : "none");
-    if (st.ok()) st = h5::set_attr(g, "source_files", source_files);
-    if (cols) {
-        if (st.ok()) st = h5::set_attr(g, "schema", schema_json);
-        if (st.ok()) st = h5::set_attr(g, "fingerprint", fingerprint);
-        if (st.ok()) st = h5::set_attr(g, "time_field", time_field);
-        if (st.ok()) st = h5::set_attr(g, "time_unit", unit_text);
-        if (st.ok() && rows) st = h5::set_attr(g, "first_time_ns", cols->first_time_ns());
-        if (st.ok() && rows) st = h5::set_attr(g, "last_time_ns", cols->last_time_ns());
-    }
-    return st;
-}
+
+    hid_t file_;
+    const ChannelSource& src_;
+    const ExportRequest& req_;
+    const bool filter_;
+    const Hdf5Options& options_;
+    ExportResult& res_;
+
+    std::unique_ptr<ChannelColumns> cols_;
+    std::unique_ptr<avro::Validator> validator_;
+    std::optional<decimate::Decimator> decimator_;
+    std::vector<avro::FieldSpan> spans_;
+    std::string dec_out_;
+    std::string canonical_;
+    std::vector<std::string> source_files_;
+    std::string schema_json_, time_field_, unit_text_, fingerprint_;
+};
 
 ExportResult write_set(const std::vector<ChannelSource>& sources, const ExportRequest& req, bool filter,
                        const Hdf5Options& options, const fs::path& out_path) {
@@ -288,17 +246,22 @@ ExportResult write_set(const std::vector<ChannelSource>& sources, const ExportRe
         st = h5::set_attr(file.get(), "decimation_algorithm",
                           req.decimation.factor > 1 ? config::algorithm_name(req.decimation.algorithm) : "none");
     if (!st.ok()) return abort(ErrorKind::io, st.message());
+    ProgressMeter meter(req, sources);
+    ExportThreads threads(options.threads);  // joined before the file is closed
     for (const auto& src : sources) {
         uint64_t rows = 0;
-        st = write_channel(file.get(), src, req, filter, options, res, rows);
+        ChannelExport channel(file.get(), src, req, filter, options, res);
+        channel.meter = &meter;
+        channel.threads = &threads;
+        st = channel.read_files();
+        if (st.ok()) st = channel.finish(rows);
         if (!st.ok()) {
-            bool user = st.message().find("no signal") != std::string::npos ||
-                        st.message().find("schema changes") != std::string::npos;
+            const bool user = st.code() == StatusCode::invalid_argument;  // the request's fault, not the disk's
             return abort(user ? ErrorKind::bad_request : ErrorKind::io, st.message());
         }
         res.rows += rows;
     }
-    if (res.rows == 0) {
+    if (res.rows == 0 && !req.empty_groups) {
         std::string range = filter ? " in [" + format_iso8601(req.start_ns) + ", " + format_iso8601(req.end_ns) + ")" : "";
         return abort(ErrorKind::no_data, "no data" + range + " for channels " + join(names, ","));
     }
@@ -318,50 +281,78 @@ Hdf5Options hdf5_options(const config::PivotConfig& cfg) {
     return o;
 }
 
-ExportResult export_range(const fs::path& avro_path, const ExportRequest& req, const Hdf5Options& options,
-                          const fs::path& out_path) {
+ExportResult fail(ErrorKind kind, std::string message) {
+    ExportResult r;
+    r.kind = kind;
+    r.status = Status::error(std::move(message));
+    return r;
+}
+
+ExportResult select_sources(const fs::path& avro_path, const ExportRequest& req, std::vector<ChannelSource>& sources) {
     if (req.channels.empty()) return fail(ErrorKind::bad_request, "channels: at least one channel is required");
     if (req.end_ns <= req.start_ns) return fail(ErrorKind::bad_request, "end: must be after start");
     if (req.decimation.factor < 1) return fail(ErrorKind::bad_request, "decimate: must be an integer >= 1");
-    std::vector<ChannelSource> sources;
     for (const auto& ch : req.channels) {
         Status st = config::check_channel_name(ch);
         if (!st.ok()) return fail(ErrorKind::bad_request, "channels: " + st.message());
         fs::path dir = avro_path / ch;
         std::error_code ec;
-        if (!fs::is_directory(dir, ec)) return fail(ErrorKind::not_found, "channels: unknown channel '" + ch + "'");
+        const bool known = fs::is_directory(dir, ec);
+        if (!known && !req.empty_groups) {
+            const std::string hint = did_you_mean(ch, cached_channel_names(avro_path));
+            return fail(ErrorKind::not_found, "channels: unknown channel '" + ch + "' (" +
+                                                  (hint.empty() ? "no channel is cached in " + avro_path.string() + " yet" : hint) + ")");
+        }
         for (const auto& s : sources)
             if (s.name == ch) return fail(ErrorKind::bad_request, "channels: '" + ch + "' named twice");
         ChannelSource src;
         src.name = ch;
+        if (!known) {
+            sources.push_back(std::move(src));  // an empty group
+            continue;
+        }
         auto files = cache::list_files(dir, ch);
-        for (const auto& f : files)
-            if (auto sel = select_blocks(f.path, req.start_ns, req.end_ns)) src.files.push_back(std::move(*sel));
+        for (const auto& f : files) {
+            if (auto sel = cache::select_blocks(f.path, req.start_ns, req.end_ns)) {
+                sel->stream = f.stream;
+                src.files.push_back(std::move(*sel));
+            }
+        }
         if (!files.empty()) src.schema_file = files.back().path;
         sources.push_back(std::move(src));
     }
     // A signal must exist in at least one requested channel.
-    if (!req.signals.empty()) {
+    // With empty groups allowed, channels with no file have nothing to check a name against.
+    const bool any_schema =
+        std::any_of(sources.begin(), sources.end(), [](const ChannelSource& c) { return !c.schema_file.empty(); });
+    if (!req.signals.empty() && (any_schema || !req.empty_groups)) {
+        // The requested channels' fields (newest file's schema), in schema order, each once.
+        std::vector<std::string> fields;
+        for (const auto& src : sources) {
+            if (src.schema_file.empty()) continue;
+            auto r = avro::FileReader::open(src.schema_file);
+            if (!r.ok() || r->schema().root().type != avro::Type::record) continue;
+            for (const auto& f : r->schema().root().fields)
+                if (std::find(fields.begin(), fields.end(), f.name) == fields.end()) fields.push_back(f.name);
+        }
         for (const auto& s : req.signals) {
-            bool found = false;
-            for (const auto& src : sources) {
-                if (src.schema_file.empty()) continue;
-                auto r = avro::FileReader::open(src.schema_file);
-                if (r.ok() && r->schema().field_index(s) >= 0) found = true;
-                if (found) break;
-            }
-            if (!found) return fail(ErrorKind::bad_request, "signals: no requested channel has a signal '" + s + "'");
+            if (std::find(fields.begin(), fields.end(), s) != fields.end()) continue;
+            const std::string hint = did_you_mean(s, fields);
+            return fail(ErrorKind::bad_request, "signals: no requested channel has a signal '" + s + "'" +
+                                                    (hint.empty() ? std::string() : " (" + hint + ")"));
         }
     }
-    return write_set(sources, req, true, options, out_path);
+    return {};
 }
 
-ExportResult convert_files(const std::vector<fs::path>& files, const ExportRequest& req, const Hdf5Options& options,
-                           const fs::path& out_path) {
+ExportResult sources_of_files(const std::vector<fs::path>& files, const ExportRequest& req,
+                              std::vector<ChannelSource>& sources) {
     if (files.empty()) return fail(ErrorKind::bad_request, "files: at least one .avro file is required");
-    std::vector<ChannelSource> sources;
+    avro::FileReaderOptions ropt;
+    ropt.validate_datums = false;
+    ropt.headerless_schema = req.headerless_schema;
     for (const auto& f : files) {
-        auto r = avro::FileReader::open(f);
+        auto r = avro::FileReader::open(f, ropt);
         if (!r.ok()) return fail(ErrorKind::not_found, r.message());
         std::string ch = channel_of_file(f, r->metadata());
         auto it = std::find_if(sources.begin(), sources.end(), [&](const ChannelSource& s) { return s.name == ch; });
@@ -369,181 +360,98 @@ ExportResult convert_files(const std::vector<fs::path>& files, const ExportReque
             sources.push_back(ChannelSource{ch, {}, f});
             it = sources.end() - 1;
         }
-        FileSel sel;
-        sel.path = f;
-        sel.scan_from_start = true;
-        it->files.push_back(std::move(sel));
+        it->files.push_back(cache::whole_file(f));
+        // Files of one relay's several file streams are merged by time like the cache is.
+        if (auto name = cache::parse_cache_name(f.filename().string(), ch)) it->files.back().stream = name->stream;
     }
-    bool filter = req.end_ns > req.start_ns;
-    return write_set(sources, req, filter, options, out_path);
+    return {};
 }
 
-std::vector<ChannelCoverage> list_channels(const fs::path& avro_path) {
-    std::vector<ChannelCoverage> out;
-    std::error_code ec;
+ExportResult export_range(const fs::path& avro_path, const ExportRequest& req, const Hdf5Options& options,
+                          const fs::path& out_path) {
+    std::vector<ChannelSource> sources;
+    ExportResult sel = select_sources(avro_path, req, sources);
+    if (!sel.ok()) return sel;
+    return with_coverage(write_set(sources, req, true, options, out_path), avro_path, req);
+}
+
+ExportResult with_coverage(ExportResult result, const fs::path& avro_path, const ExportRequest& req) {
+    if (result.kind != ErrorKind::no_data) return result;
+    result.status = Status::error(result.status.message() + ": " + describe_coverage(avro_path, req.channels));
+    return result;
+}
+
+std::vector<std::string> cached_channel_names(const fs::path& avro_path) {
     std::vector<std::string> names;
+    std::error_code ec;
     for (fs::directory_iterator it(avro_path, ec), end; !ec && it != end; it.increment(ec)) {
         std::error_code e2;
         if (it->is_directory(e2) && config::check_channel_name(it->path().filename().string()).ok())
             names.push_back(it->path().filename().string());
     }
     std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-        ChannelCoverage c;
-        c.name = n;
-        bool any = false;
-        for (const auto& f : cache::list_files(avro_path / n, n)) {
-            std::error_code e;
-            uint64_t sz = fs::file_size(f.path, e);
-            if (e) continue;
-            ++c.files;
-            c.bytes += sz;
-            auto ip = cache::index_path(f.path);
-            uint64_t isz = fs::file_size(ip, e);
-            if (!e) c.bytes += isz;
-            for (const auto& entry : cache::read_index(ip)) {
-                c.records += entry.count;
-                if (!any || entry.min_ns < c.first_ns) c.first_ns = entry.min_ns;
-                if (!any || entry.max_ns > c.last_ns) c.last_ns = entry.max_ns;
-                any = true;
-            }
+    return names;
+}
+
+ChannelCoverage channel_coverage(const fs::path& avro_path, const std::string& name) {
+    ChannelCoverage c;
+    c.name = name;
+    bool any = false;
+    for (const auto& f : cache::list_files(avro_path / name, name)) {
+        std::error_code e;
+        uint64_t sz = fs::file_size(f.path, e);
+        if (e) continue;
+        ++c.files;
+        c.bytes += sz;
+        auto ip = cache::index_path(f.path);
+        uint64_t isz = fs::file_size(ip, e);
+        if (!e) c.bytes += isz;
+        for (const auto& entry : cache::read_index(ip)) {
+            c.records += entry.count;
+            if (!any || entry.min_ns < c.first_ns) c.first_ns = entry.min_ns;
+            if (!any || entry.max_ns > c.last_ns) c.last_ns = entry.max_ns;
+            any = true;
         }
-        out.push_back(c);
+    }
+    return c;
+}
+
+std::string describe_coverage(const fs::path& avro_path, const std::vector<std::string>& channels) {
+    std::string out;
+    for (const auto& ch : channels) {
+        if (!out.empty()) out += "; ";
+        const ChannelCoverage c = channel_coverage(avro_path, ch);
+        out += "channel '" + ch + "' has ";
+        if (c.records > 0)
+            out += format_iso8601(c.first_ns) + " .. " + format_iso8601(c.last_ns) + " cached";
+        else if (c.files > 0)
+            out += "no indexed records yet (" + std::to_string(c.files) + (c.files == 1 ? " file" : " files") + ")";
+        else
+            out += "nothing cached";
     }
     return out;
 }
 
-// ---- ISO 8601 ---------------------------------------------------------------------------
-
-namespace {
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+ExportResult convert_files(const std::vector<fs::path>& files, const ExportRequest& req, const Hdf5Options& options,
+                           const fs::path& out_path) {
+    std::vector<ChannelSource> sources;
+    ExportResult sel = sources_of_files(files, req, sources);
+    if (!sel.ok()) return sel;
+    bool filter = req.end_ns > req.start_ns;
+    return write_set(sources, req, filter, options, out_path);
 }
 
-struct Cursor {
-    std::string_view s;
-    size_t i = 0;
-    bool digits(int n, int& out) {
-        out = 0;
-        for (int k = 0; k < n; ++k) {
-            if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
-            out = out * 10 + (s[i++] - '0');
-        }
-        return true;
-    }
-    bool eat(char c) {
-        if (i < s.size() && s[i] == c) {
-            ++i;
-            return true;
-        }
-        return false;
-    }
-    bool done() const { return i >= s.size(); }
-};
-
-}  // namespace
-
-Result<int64_t> parse_time(std::string_view text) {
-    auto bad = [&]() {
-        return Status::error("'" + std::string(text) +
-                             "' is not an ISO 8601 time (expected e.g. 2025-01-23T14:00:00Z or ...+01:00)");
-    };
-    Cursor c{text};
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-    if (!c.digits(4, y) || !c.eat('-') || !c.digits(2, mo) || !c.eat('-') || !c.digits(2, d)) return bad();
-    if (mo < 1 || mo > 12 || d < 1 || d > 31) return bad();
-    int64_t frac_ns = 0;
-    int64_t offset_s = 0;
-    if (!c.done()) {
-        if (!c.eat('T') && !c.eat('t') && !c.eat(' ')) return bad();
-        if (!c.digits(2, h) || !c.eat(':') || !c.digits(2, mi)) return bad();
-        if (c.eat(':')) {
-            if (!c.digits(2, se)) return bad();
-            if (c.eat('.') || c.eat(',')) {
-                int n = 0;
-                int64_t scale = 100000000;
-                while (!c.done() && std::isdigit(static_cast<unsigned char>(c.s[c.i]))) {
-                    if (n < 9) frac_ns += (c.s[c.i] - '0') * scale;
-                    scale /= 10;
-                    ++n;
-                    ++c.i;
-                }
-                if (n == 0) return bad();
-            }
-        }
-        if (h > 24 || mi > 59 || se > 60) return bad();
-        if (c.eat('Z') || c.eat('z')) {
-        } else if (!c.done() && (c.s[c.i] == '+' || c.s[c.i] == '-')) {
-            int sign = c.s[c.i++] == '-' ? -1 : 1;
-            int oh = 0, om = 0;
-            if (!c.digits(2, oh)) return bad();
-            if (c.eat(':')) {
-                if (!c.digits(2, om)) return bad();
-            } else if (!c.done()) {
-                if (!c.digits(2, om)) return bad();
-            }
-            if (oh > 23 || om > 59) return bad();
-            offset_s = sign * (oh * 3600 + om * 60);
-        }
-        if (!c.done()) return bad();
-    }
-    int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-                   mi * 60 + se - offset_s;
-    return secs * 1000000000LL + frac_ns;
+std::vector<ChannelCoverage> list_channels(const fs::path& avro_path) {
+    std::vector<ChannelCoverage> out;
+    for (const auto& n : cached_channel_names(avro_path)) out.push_back(channel_coverage(avro_path, n));
+    return out;
 }
 
-Result<int64_t> parse_iso_duration(std::string_view text) {
-    auto bad = [&]() {
-        return Status::error("'" + std::string(text) + "' is not a duration (expected e.g. PT30S, PT1M, PT1H30M, P1D or 30s)");
-    };
-    if (text.empty()) return bad();
-    if (text[0] != 'P' && text[0] != 'p') {
-        auto d = config::parse_duration(text);
-        if (!d.ok() || d->count() <= 0) return bad();
-        return static_cast<int64_t>(d->count()) * 1000000;
-    }
-    size_t i = 1;
-    bool in_time = false, any = false;
-    long double total = 0;
-    while (i < text.size()) {
-        if (text[i] == 'T' || text[i] == 't') {
-            if (in_time) return bad();
-            in_time = true;
-            ++i;
-            continue;
-        }
-        size_t j = i;
-        while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.' || text[j] == ','))
-            ++j;
-        if (j == i || j >= text.size()) return bad();
-        std::string num(text.substr(i, j - i));
-        std::replace(num.begin(), num.end(), ',', '.');
-        char* endp = nullptr;
-        long double v = std::strtold(num.c_str(), &endp);
-        if (!endp || *endp) return bad();
-        char u = static_cast<char>(std::toupper(static_cast<unsigned char>(text[j])));
-        long double mult = 0;
-        if (!in_time && u == 'W') mult = 7 * 86400.0L;
-        else if (!in_time && u == 'D') mult = 86400.0L;
-        else if (in_time && u == 'H') mult = 3600.0L;
-        else if (in_time && u == 'M') mult = 60.0L;
-        else if (in_time && u == 'S') mult = 1.0L;
-        else return bad();  // years and months have no fixed length
-        total += v * mult;
-        any = true;
-        i = j + 1;
-    }
-    if (!any) return bad();
-    long double ns = total * 1e9L;
-    if (ns < 1 || ns > 9.2e18L) return bad();
-    return static_cast<int64_t>(std::llround(static_cast<double>(ns)));
-}
+// ---- time parameters: the parsers live in core/time ------------------------------------
+
+Result<int64_t> parse_time(std::string_view text) { return speeddata::parse_time(text, now_ns()); }
+
+Result<int64_t> parse_iso_duration(std::string_view text) { return parse_duration_ns(text); }
 
 std::vector<std::string> split_list(std::string_view text) {
     std::vector<std::string> out;

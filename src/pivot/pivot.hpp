@@ -11,10 +11,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/avro/schema.hpp"
 #include "core/config/config.hpp"
 #include "core/status.hpp"
 #include "pivot/columns.hpp"
@@ -32,6 +35,15 @@ struct ExportRequest {
     std::vector<std::string> channels;    // at least one
     std::vector<std::string> signals;     // top-level field names; empty = all
     Decimation decimation;
+    // Schema of input files without a container header (the earlier relay's cache files;
+    // avro::FileReaderOptions::headerless_schema). Files with a header ignore it.
+    std::optional<avro::Schema> headerless_schema;
+    // The v0.6 pivot API's answer (pivot.yaml compat.v06): a channel without a cache directory
+    // and a range without records give empty groups, not not_found / no_data.
+    bool empty_groups = false;
+    // Called as blocks are read: bytes of the selected cache files read so far, and in all
+    // (for a progress bar; the CLI's on a terminal). Empty: not called.
+    std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // How an export failed, so each boundary can pick its answer (HTTP status, exit code).
@@ -72,12 +84,18 @@ struct ChannelCoverage {
     int64_t last_ns = 0;     // latest indexed time stamp
 };
 std::vector<ChannelCoverage> list_channels(const std::filesystem::path& avro_path);
+// One channel's coverage (all zero when it has no cache directory).
+ChannelCoverage channel_coverage(const std::filesystem::path& avro_path, const std::string& name);
+// The names of the channel directories under avro_path, sorted (what "known" channels are).
+std::vector<std::string> cached_channel_names(const std::filesystem::path& avro_path);
+// "channel 'a' has <first> .. <last> cached; channel 'b' has nothing cached" (from the .idx
+// indexes: the block being written is not in them yet).
+std::string describe_coverage(const std::filesystem::path& avro_path, const std::vector<std::string>& channels);
 
-// ISO 8601 date-time: "2025-01-23T14:00:00Z", "...T14:00:00.123456+01:00", "...+0100",
-// a space instead of 'T', a date alone (midnight); no zone means UTC. -> ns since the epoch.
+// speeddata::parse_time (core/time.hpp) relative to the current time: ISO 8601 with a zone,
+// a date alone, or "now-30s". -> ns since the epoch.
 Result<int64_t> parse_time(std::string_view text);
-// ISO 8601 duration "PnW", "PnDTnHnMnS" (decimal fractions allowed, e.g. "PT0.5S"), or the
-// config form "30s", "5m", "250ms". Must be > 0. -> ns.
+// speeddata::parse_duration_ns (core/time.hpp): "PT30S", "P1D", "30s", "5m". -> ns (> 0).
 Result<int64_t> parse_iso_duration(std::string_view text);
 
 // Splits a comma-separated list ("a, b,c"): items trimmed of spaces, empty items dropped.

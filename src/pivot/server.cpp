@@ -12,9 +12,17 @@
 #include <optional>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
+#include "core/lock.hpp"
 #include "core/time.hpp"
+#include "core/version.hpp"
+#include "http/api_docs.hpp"
 #include "http/server.hpp"
+#include "pivot/csv.hpp"
+#include "pivot/fleet_cache.hpp"
 #include "pivot/pivot.hpp"
+#include "pivot/request.hpp"
 #include "pivot/tags.hpp"
 
 namespace speeddata::pivot {
@@ -25,67 +33,13 @@ using http::Response;
 
 namespace {
 
-// Exports that may run at once (each on its own io thread); more requests queue in the
-// server until a thread is free.
-constexpr int server_threads = 8;
+using Getter = ParamGetter;
 
-
-using Getter = std::function<std::optional<std::string>(const char*)>;
-
-// Builds an export request from parameters (query string or JSON body), checking the
-// limits of pivot.yaml. Returns the error answer (400 naming the parameter, 413 over a
-// limit) or nullopt.
+// The parameters as a Response error (400 naming the parameter, 413 over a limit), or nullopt.
 std::optional<Response> build_request(const Getter& get, const config::PivotConfig& cfg, ExportRequest& req) {
-    auto start = get("start");
-    if (!start || start->empty()) return Response::error(400, "start: required (ISO 8601, e.g. 2025-01-23T14:00:00Z)");
-    auto s = parse_time(*start);
-    if (!s.ok()) return Response::error(400, "start: " + s.message());
-    req.start_ns = *s;
-    auto end = get("end");
-    auto duration = get("duration");
-    const char* range_param = "duration";
-    if (end && duration) return Response::error(400, "end: give end or duration, not both");
-    if (end) {
-        range_param = "end";
-        auto e = parse_time(*end);
-        if (!e.ok()) return Response::error(400, "end: " + e.message());
-        if (*e <= req.start_ns) return Response::error(400, "end: must be after start");
-        req.end_ns = *e;
-    } else if (duration) {
-        auto d = parse_iso_duration(*duration);
-        if (!d.ok()) return Response::error(400, "duration: " + d.message());
-        req.end_ns = req.start_ns + *d;
-    } else {
-        return Response::error(400, "duration: required (or end), e.g. PT30S");
-    }
-    auto channels = get("channels");
-    if (!channels) return Response::error(400, "channels: required, e.g. channels=example");
-    req.channels = split_list(*channels);
-    if (req.channels.empty()) return Response::error(400, "channels: at least one channel is required");
-    if (auto sig = get("signals")) req.signals = split_list(*sig);
-    if (auto dec = get("decimate")) {
-        char* endp = nullptr;
-        long v = std::strtol(dec->c_str(), &endp, 10);
-        if (dec->empty() || *endp || v < 1 || v > 1000000000)
-            return Response::error(400, "decimate: must be an integer >= 1, got '" + *dec + "'");
-        req.decimation.factor = static_cast<int>(v);
-    }
-    if (auto alg = get("algorithm")) {
-        auto a = config::parse_algorithm(*alg);
-        if (!a.ok()) return Response::error(400, "algorithm: " + a.message());
-        req.decimation.algorithm = *a;
-    }
-    if (static_cast<int>(req.channels.size()) > cfg.max_channels)
-        return Response::error(413, "channels: " + std::to_string(req.channels.size()) + " channels requested; the limit is " +
-                                        std::to_string(cfg.max_channels) + " (limits.max_channels in pivot.yaml)");
-    int64_t max_ns = static_cast<int64_t>(cfg.max_duration.count()) * 1000000000LL;
-    if (req.end_ns - req.start_ns > max_ns) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(req.end_ns - req.start_ns) / 1e9);
-        return Response::error(413, std::string(range_param) + ": the range is " + buf + " s; the limit is " +
-                                        std::to_string(cfg.max_duration.count()) +
-                                        " s (limits.max_duration in pivot.yaml)");
-    }
+    auto r = parse_export_params(get, cfg, now_ns());
+    if (!r) return Response::from_status(r.status());
+    req = std::move(*r);
     return std::nullopt;
 }
 
@@ -115,9 +69,69 @@ struct Service {
     config::PivotConfig cfg;
     Hdf5Options options;
     std::unique_ptr<TagStore> tags;
+    std::unique_ptr<FleetCache> fleet;  // cluster.nats set: other hosts' channels
     fs::path tmp_dir;
     std::atomic<uint64_t> seq{0};
     int64_t started_ns = now_ns();
+
+    // Bytes of exports written but not yet sent (they are removed once sent or abandoned).
+    uint64_t temp_bytes() const {
+        uint64_t total = 0;
+        std::error_code ec;
+        for (fs::directory_iterator it(tmp_dir, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code sec;
+            auto n = it->file_size(sec);
+            if (!sec) total += n;
+        }
+        return total;
+    }
+
+    std::optional<Response> temp_full() const {
+        const uint64_t held = temp_bytes();
+        if (held < cfg.max_temp_bytes) return std::nullopt;
+        Response r = Response::error(503, "busy: " + std::to_string(held >> 20) +
+                                              " MiB of exports wait to be downloaded (limits.max_temp_space is " +
+                                              std::to_string(cfg.max_temp_bytes >> 20) + " MiB); retry later");
+        r.headers.emplace_back("Retry-After", "5");
+        return r;
+    }
+
+    // Runs on the server's export workers (Response::later), never on an io thread.
+    // format: "hdf5", or "csv" (one CSV for one channel, a zip of CSVs for several).
+    Response run_export(const ExportRequest& req, const std::string& format) {
+        if (auto full = temp_full()) return *full;
+        const bool csv = format == "csv";
+        const std::string ext = !csv ? ".h5" : req.channels.size() > 1 ? ".zip" : ".csv";
+        fs::path out = tmp_dir / ("export-" + std::to_string(::getpid()) + "-" + std::to_string(seq++) + ext);
+        // Channels of other fleet hosts: their files are fetched first, then the local export
+        // reads them (so its limits, errors and exactness hold for a fleet export too).
+        fs::path avro = cfg.storage.avro_path;
+        fs::path gathered;
+        if (fleet && !fleet->all_local(req.channels)) {
+            auto g = fleet->gather(req.channels, req.start_ns, req.end_ns, tmp_dir);
+            if (!g) return Response::from_status(g.status());
+            avro = gathered = *g;
+        }
+        auto res = csv ? export_csv(avro, req, out) : export_range(avro, req, options, out);
+        if (!gathered.empty()) {
+            std::error_code gec;
+            fs::remove_all(gathered, gec);
+        }
+        if (!res.ok()) {
+            std::error_code ec;
+            fs::remove(out, ec);
+            return Response::error(status_of(res.kind), res.status.message());
+        }
+        Response resp;
+        resp.content_type = !csv ? "application/x-hdf5" : ext == ".zip" ? "application/zip" : "text/csv; charset=utf-8";
+        resp.file = out;
+        resp.delete_file_after = true;
+        std::string name = attachment_name(req);
+        name = name.substr(0, name.size() - 3) + ext;
+        resp.headers.push_back({"Content-Disposition", "attachment; filename=\"" + name + "\""});
+        resp.headers.push_back({"X-SpeedData-Rows", std::to_string(res.rows)});
+        return resp;
+    }
 
     Response export_handler(const Request& r) {
         ExportRequest req;
@@ -126,16 +140,15 @@ struct Service {
             return std::nullopt;
         };
         if (auto err = build_request(get, cfg, req)) return *err;
-        fs::path out = tmp_dir / ("export-" + std::to_string(::getpid()) + "-" + std::to_string(seq++) + ".h5");
-        auto res = export_range(cfg.storage.avro_path, req, options, out);
-        if (!res.ok()) return Response::error(status_of(res.kind), res.status.message());
-        Response resp;
-        resp.content_type = "application/x-hdf5";
-        resp.file = out;
-        resp.delete_file_after = true;
-        resp.headers.push_back({"Content-Disposition", "attachment; filename=\"" + attachment_name(req) + "\""});
-        resp.headers.push_back({"X-SpeedData-Rows", std::to_string(res.rows)});
-        return resp;
+        std::string format = "hdf5";
+        if (auto f = r.param("format")) format = *f;
+        if (format == "h5") format = "hdf5";
+        if (format != "hdf5" && format != "csv")
+            return Response::error(400, "format: expected hdf5 or csv, got '" + format + "'");
+        // Exports only: tags are this version's, with its errors.
+        req.empty_groups = cfg.compat_v06;
+        if (auto full = temp_full()) return *full;
+        return Response::later([this, req, format] { return run_export(req, format); });
     }
 
     Response channels_handler(const Request&) {
@@ -167,17 +180,44 @@ struct Service {
         if (!name || name->empty()) return Response::error(400, "name: required");
         ExportRequest req;
         if (auto err = build_request(field, cfg, req)) return *err;
-        auto res = tags->create(*name, field("note").value_or(""), req, cfg.storage.avro_path, options);
-        if (!res.export_result.ok())
-            return Response::error(status_of(res.export_result.kind), res.export_result.status.message());
-        return Response::json(201, tag_to_json(res.tag));
+        const std::string note = field("note").value_or("");
+        const std::string tag_name = *name;
+        return Response::later([this, req, note, tag_name] {
+            fs::path avro = cfg.storage.avro_path, gathered;
+            if (fleet && !fleet->all_local(req.channels)) {
+                auto g = fleet->gather(req.channels, req.start_ns, req.end_ns, tmp_dir);
+                if (!g) return Response::from_status(g.status());
+                avro = gathered = *g;
+            }
+            auto res = tags->create(tag_name, note, req, avro, options);
+            if (!gathered.empty()) {
+                std::error_code gec;
+                fs::remove_all(gathered, gec);
+            }
+            if (!res.export_result.ok())
+                return Response::error(status_of(res.export_result.kind), res.export_result.status.message());
+            nlohmann::json out = tag_to_json(res.tag);
+            if (fleet) {
+                // Kept by the fleet too (docs/fleet.md); the local tag stands even if this fails.
+                Status st = fleet->store_tag(out, tags->path_of(res.tag));
+                out["fleet"] = {{"stored", st.ok()},
+                                {"key", fleet->host() + "-" + std::to_string(res.tag.id)}};
+                if (!st.ok()) {
+                    out["fleet"]["error"] = st.message();
+                    spdlog::warn("tag {}: not kept by the fleet: {}", res.tag.id, st.message());
+                }
+            }
+            return Response::json(201, out);
+        });
     }
 
     Response tag_get(const Request& r, bool download) {
         auto id = parse_id(r.params.at("id"));
         if (!id) return Response::error(400, "id: expected a tag number, got '" + r.params.at("id") + "'");
-        auto t = tags->get(*id);
-        if (!t) return Response::error(404, "id: no tag " + std::to_string(*id));
+        auto got = tags->get(*id);
+        if (!got) return Response::from_status(got.status());
+        if (!*got) return Response::error(404, "id: no tag " + std::to_string(*id));
+        const auto& t = *got;
         if (!download) return Response::json(200, tag_to_json(*t));
         std::error_code ec;
         if (!fs::exists(tags->path_of(*t), ec))
@@ -193,7 +233,7 @@ struct Service {
         auto id = parse_id(r.params.at("id"));
         if (!id) return Response::error(400, "id: expected a tag number, got '" + r.params.at("id") + "'");
         auto removed = tags->remove(*id);
-        if (!removed.ok()) return Response::error(500, removed.message());
+        if (!removed.ok()) return Response::from_status(removed.status());
         if (!*removed) return Response::error(404, "id: no tag " + std::to_string(*id));
         return Response::json(200, {{"deleted", *id}});
     }
@@ -201,7 +241,19 @@ struct Service {
 
 }  // namespace
 
-Status serve(const config::PivotConfig& cfg) {
+Status serve(const config::PivotConfig& cfg, const std::string& token_override) {
+    std::string token = token_override;
+    if (token.empty()) {
+        auto t = config::load_token(cfg.auth, cfg.config_dir, (cfg.config_dir / "global.yaml").string() + ": auth.token_file");
+        if (!t) return t.status();
+        token = *t;
+    }
+    if (auto st = http::check_exposure(cfg.bind, token, cfg.auth.mode, (cfg.config_dir / "pivot.yaml").string() + ": http");
+        !st.ok())
+        return st;
+    auto lock = LockFile::acquire(cfg.storage.state_path / "pivot.lock",
+                                  "pid " + std::to_string(::getpid()) + ", http://" + cfg.bind + ":" + std::to_string(cfg.port) + "/");
+    if (!lock) return lock.code() == StatusCode::conflict ? Status::conflict("already running (" + lock.message() + ")") : lock.status();
     auto svc = std::make_shared<Service>();
     svc->cfg = cfg;
     svc->options = hdf5_options(cfg);
@@ -215,27 +267,69 @@ Status serve(const config::PivotConfig& cfg) {
 
     http::Router router;
     router.add("GET", "/api/v1/health", [svc](const Request&) {
-        return Response::json(200, {{"status", "ok"}, {"service", "pivot"},
+        // compat.v06: the earlier pivot's word ("healthy"); ours is "ok", as every server's.
+        return Response::json(200, {{"status", svc->cfg.compat_v06 ? "healthy" : "ok"}, {"service", "pivot"},
+                                    {"version", speeddata::version}, {"compat_v06", svc->cfg.compat_v06},
                                     {"uptime_s", static_cast<double>(now_ns() - svc->started_ns) / 1e9},
                                     {"avro_path", svc->cfg.storage.avro_path.string()},
                                     {"tags_path", svc->cfg.storage.tags_path.string()}});
-    });
+    }, http::Access::open);
     router.add("GET", "/api/v1/pivot/export", [svc](const Request& r) { return svc->export_handler(r); });
     router.add("GET", "/api/v1/channels", [svc](const Request& r) { return svc->channels_handler(r); });
     router.add("POST", "/api/v1/tags", [svc](const Request& r) { return svc->tag_create(r); });
     router.add("GET", "/api/v1/tags", [svc](const Request&) {
+        auto listed = svc->tags->list();
+        if (!listed) return Response::from_status(listed.status());
         nlohmann::json arr = nlohmann::json::array();
-        for (const auto& t : svc->tags->list()) arr.push_back(tag_to_json(t));
+        for (const auto& t : *listed) arr.push_back(tag_to_json(t));
         return Response::json(200, {{"tags", arr}});
     });
     router.add("GET", "/api/v1/tags/{id}", [svc](const Request& r) { return svc->tag_get(r, false); });
     router.add("GET", "/api/v1/tags/{id}/download", [svc](const Request& r) { return svc->tag_get(r, true); });
     router.add("DELETE", "/api/v1/tags/{id}", [svc](const Request& r) { return svc->tag_delete(r); });
+    router.add("GET", "/api/v1/fleet/tags", [svc](const Request&) {
+        if (!svc->fleet) return Response::error(404, "fleet: this host is in no fleet (cluster.nats is none)");
+        return Response::later([svc] {
+            auto listed = svc->fleet->list_tags();
+            if (!listed) return Response::from_status(listed.status());
+            nlohmann::json arr = nlohmann::json::array();
+            for (auto& t : *listed) arr.push_back(std::move(t));
+            return Response::json(200, {{"tags", arr}});
+        });
+    });
+    router.add("GET", "/api/v1/fleet/tags/{key}/download", [svc](const Request& r) {
+        if (!svc->fleet) return Response::error(404, "fleet: this host is in no fleet (cluster.nats is none)");
+        const std::string key = r.params.at("key");
+        return Response::later([svc, key] {
+            const fs::path out = svc->tmp_dir / ("fleet-tag-" + std::to_string(svc->seq++) + ".h5");
+            auto meta = svc->fleet->fetch_tag(key, out);
+            if (!meta) {
+                std::error_code ec;
+                fs::remove(out, ec);
+                return Response::from_status(meta.status());
+            }
+            Response resp;
+            resp.content_type = "application/x-hdf5";
+            resp.file = out;
+            resp.delete_file_after = true;
+            resp.headers.push_back({"Content-Disposition", "attachment; filename=\"" + meta->value("file", key + ".h5") + "\""});
+            return resp;
+        });
+    });
+    // Last: the index lists the routes added before it. The pivot has no page, so GET / is the index.
+    http::add_api_docs(router, {"pivot", false, !token.empty(), cfg.auth.reads});
 
     http::ServerOptions opts;
     opts.bind = cfg.bind;
     opts.port = cfg.port;
-    opts.threads = server_threads;
+    // io threads only parse and route; exports run on their own bounded pool, so health,
+    // channels and tags answer at once however many exports are running or waiting.
+    opts.threads = 2;
+    opts.workers = cfg.concurrent_exports;
+    opts.worker_queue = static_cast<size_t>(cfg.queued_exports);
+    opts.send_timeout = cfg.send_timeout;
+    opts.bearer_token = token;
+    opts.protect_reads = cfg.auth.reads;
     opts.public_paths = {"/api/v1/health"};
     opts.server_name = "speeddata-pivot";
 
@@ -246,17 +340,24 @@ Status serve(const config::PivotConfig& cfg) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // A fleet (cluster.nats): answer for this host's cache, gather the others' (docs/fleet.md).
+    // After the mask: nats.c's threads must not take the stop signals.
+    {
+        auto cluster = config::load_cluster_config(cfg.config_dir);
+        if (!cluster) return cluster.status();
+        svc->fleet = FleetCache::start(cfg, *cluster);
+    }
 
     http::Server server(opts, std::move(router));
     Status st = server.start();
     if (!st.ok()) return st;
-    std::cout << "speeddata pivot: REST API on http://" << cfg.bind << ":" << server.port() << " (avro "
-              << cfg.storage.avro_path.string() << ", tags " << cfg.storage.tags_path.string() << ")" << std::endl;
+    spdlog::info("REST API on http://{}:{} (avro {}, tags {})", cfg.bind, server.port(), cfg.storage.avro_path.string(),
+                 cfg.storage.tags_path.string());
     std::atomic<bool> done{false};
     std::thread waiter([&] {
         int sig = 0;
         sigwait(&set, &sig);
-        if (!done) std::cout << "speeddata pivot: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping" << std::endl;
+        if (!done) spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
         server.stop();
     });
     server.run();
@@ -264,6 +365,7 @@ Status serve(const config::PivotConfig& cfg) {
     // run() only returns after stop(); if something else ended it, wake the waiter.
     pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();
+    svc->fleet.reset();
     fs::remove_all(svc->tmp_dir, ec);
     return {};
 }

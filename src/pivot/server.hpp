@@ -8,7 +8,8 @@
 namespace speeddata::pivot {
 
 // Serves until SIGTERM or SIGINT, then returns ok (clean exit). Errors: bind failures,
-// an unusable tags database.
-Status serve(const config::PivotConfig& cfg);
+// an unusable tags database, a network bind without a token (http::check_exposure).
+// token_override: --token (else $SPEEDDATA_TOKEN, else auth.token_file).
+Status serve(const config::PivotConfig& cfg, const std::string& token_override = {});
 
 }  // namespace speeddata::pivot

@@ -4,6 +4,7 @@
 #include <system_error>
 #include <unistd.h>
 
+#include "core/text.hpp"
 #include "core/time.hpp"
 
 namespace speeddata::pivot {
@@ -12,36 +13,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct StmtFinalize {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
-
-std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + v[i];
-    return out;
-}
-
-
-std::string text_col(sqlite3_stmt* s, int i) {
-    auto p = sqlite3_column_text(s, i);
-    return p ? reinterpret_cast<const char*>(p) : "";
-}
-
-Tag row_to_tag(sqlite3_stmt* s) {
+Tag row_to_tag(const sqlite::Statement& s) {
     Tag t;
-    t.id = sqlite3_column_int64(s, 0);
-    t.name = text_col(s, 1);
-    t.note = text_col(s, 2);
-    t.start_ns = sqlite3_column_int64(s, 3);
-    t.end_ns = sqlite3_column_int64(s, 4);
-    t.channels = split_list(text_col(s, 5));
-    t.signals = split_list(text_col(s, 6));
-    t.file = text_col(s, 7);
-    t.bytes = static_cast<uint64_t>(sqlite3_column_int64(s, 8));
-    t.rows = static_cast<uint64_t>(sqlite3_column_int64(s, 9));
-    t.created = text_col(s, 10);
+    t.id = s.integer(0);
+    t.name = s.text(1);
+    t.note = s.text(2);
+    t.start_ns = s.integer(3);
+    t.end_ns = s.integer(4);
+    t.channels = split_list(s.text(5));
+    t.signals = split_list(s.text(6));
+    t.file = s.text(7);
+    t.bytes = static_cast<uint64_t>(s.integer(8));
+    t.rows = static_cast<uint64_t>(s.integer(9));
+    t.created = s.text(10);
     return t;
 }
 
@@ -58,31 +42,15 @@ nlohmann::json tag_to_json(const Tag& t) {
             {"download", "/api/v1/tags/" + std::to_string(t.id) + "/download"}};
 }
 
-Status TagStore::exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string m = err ? err : "unknown error";
-        sqlite3_free(err);
-        return Status::error("sqlite " + (dir_ / "tags.sqlite").string() + ": " + m);
-    }
-    return {};
-}
-
 Result<std::unique_ptr<TagStore>> TagStore::open(const fs::path& tags_path) {
     std::error_code ec;
     fs::create_directories(tags_path, ec);
-    if (ec) return Status::error("create " + tags_path.string() + ": " + ec.message());
-    std::unique_ptr<TagStore> s(new TagStore());
-    s->dir_ = tags_path;
-    sqlite3* db = nullptr;
-    auto path = (tags_path / "tags.sqlite").string();
-    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    s->db_.reset(db);
-    if (rc != SQLITE_OK) return Status::error("sqlite open " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_busy_timeout(db, 5000);  // the CLI and a server may share the database
-    Status st = s->exec(
-        "PRAGMA journal_mode=WAL;"
+    if (ec) return Status::io_error("create " + tags_path.string() + ": " + ec.message());
+    // The CLI and a server may share the database: WAL and a busy timeout (sqlite::Database).
+    auto db = sqlite::Database::open(tags_path / "tags.sqlite", "tags", 5000);
+    if (!db) return db.status();
+    std::unique_ptr<TagStore> s(new TagStore(tags_path, std::move(*db)));
+    Status st = s->db_.exec(
         "CREATE TABLE IF NOT EXISTS tags (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
         " note TEXT NOT NULL DEFAULT '', start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
         " channels TEXT NOT NULL, signals TEXT NOT NULL DEFAULT '', file TEXT NOT NULL,"
@@ -121,82 +89,82 @@ TagCreateResult TagStore::create(const std::string& name, const std::string& not
         return out;
     };
     std::lock_guard lock(mutex_);
-    Stmt ins;
     {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db_.get(),
-                               "INSERT INTO tags (name, note, start_ns, end_ns, channels, signals, file, bytes, rows,"
-                               " created) VALUES (?,?,?,?,?,?,'',?,?,?)",
-                               -1, &s, nullptr) != SQLITE_OK)
-            return fail(std::string("sqlite: ") + sqlite3_errmsg(db_.get()));
-        ins.reset(s);
+        auto ins = db_.prepare(
+            "INSERT INTO tags (name, note, start_ns, end_ns, channels, signals, file, bytes, rows, created)"
+            " VALUES (?,?,?,?,?,?,'',?,?,?)");
+        if (!ins) return fail(ins.message());
+        ins->bind(1, name).bind(2, note).bind(3, t.start_ns).bind(4, t.end_ns);
+        ins->bind(5, join(t.channels, ",")).bind(6, join(t.signals, ",")).bind(7, static_cast<int64_t>(t.bytes));
+        ins->bind(8, static_cast<int64_t>(t.rows)).bind(9, t.created);
+        if (auto st = ins->run(); !st.ok()) return fail(st.message());
     }
-    sqlite3_bind_text(ins.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(ins.get(), 2, note.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(ins.get(), 3, t.start_ns);
-    sqlite3_bind_int64(ins.get(), 4, t.end_ns);
-    std::string ch = join(t.channels), sg = join(t.signals);
-    sqlite3_bind_text(ins.get(), 5, ch.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(ins.get(), 6, sg.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(ins.get(), 7, static_cast<int64_t>(t.bytes));
-    sqlite3_bind_int64(ins.get(), 8, static_cast<int64_t>(t.rows));
-    sqlite3_bind_text(ins.get(), 9, t.created.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(ins.get()) != SQLITE_DONE) return fail(std::string("sqlite: ") + sqlite3_errmsg(db_.get()));
-    t.id = sqlite3_last_insert_rowid(db_.get());
+    t.id = db_.last_insert_rowid();
     // File name: tag_<id>_<name with anything but [A-Za-z0-9_-] replaced by '_'>.h5
     std::string safe;
     for (char c : name.substr(0, 60)) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
     t.file = "tag_" + std::to_string(t.id) + "_" + safe + ".h5";
+    auto forget = [&] {
+        if (auto del = db_.prepare("DELETE FROM tags WHERE id=?")) {
+            del->bind(1, t.id);
+            (void)del->run();
+        }
+    };
     fs::rename(tmp, dir_ / t.file, ec);
     if (ec) {
         std::string m = "rename " + tmp.string() + ": " + ec.message();
-        std::string del = "DELETE FROM tags WHERE id=" + std::to_string(t.id);
-        (void)exec(del.c_str());
+        forget();
         return fail(m);
     }
-    std::string upd = "UPDATE tags SET file=? WHERE id=?";
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db_.get(), upd.c_str(), -1, &s, nullptr);
-    Stmt us(s);
-    sqlite3_bind_text(s, 1, t.file.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, t.id);
-    if (sqlite3_step(s) != SQLITE_DONE) return fail(std::string("sqlite: ") + sqlite3_errmsg(db_.get()));
+    auto upd = db_.prepare("UPDATE tags SET file=? WHERE id=?");
+    Status st = upd ? upd->bind(1, t.file).bind(2, t.id).run() : upd.status();
+    if (!st.ok()) {
+        fs::remove(dir_ / t.file, ec);
+        forget();
+        return fail(st.message());
+    }
     return out;
 }
 
-std::vector<Tag> TagStore::list() {
+Result<std::vector<Tag>> TagStore::list() {
     std::lock_guard lock(mutex_);
     std::vector<Tag> out;
-    sqlite3_stmt* s = nullptr;
-    std::string sql = std::string(select_cols) + " ORDER BY id";
-    if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return out;
-    Stmt st(s);
-    while (sqlite3_step(s) == SQLITE_ROW) out.push_back(row_to_tag(s));
+    auto st = db_.prepare(std::string(select_cols) + " ORDER BY id");
+    if (!st) return st.status();
+    for (;;) {
+        auto row = st->step();
+        if (!row) return row.status();
+        if (!*row) break;
+        out.push_back(row_to_tag(*st));
+    }
     return out;
 }
 
-std::optional<Tag> TagStore::get(int64_t id) {
+Result<std::optional<Tag>> TagStore::get(int64_t id) {
     std::lock_guard lock(mutex_);
-    sqlite3_stmt* s = nullptr;
-    std::string sql = std::string(select_cols) + " WHERE id=?";
-    if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return std::nullopt;
-    Stmt st(s);
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) return std::nullopt;
-    return row_to_tag(s);
+    return get_locked(id);
+}
+
+Result<std::optional<Tag>> TagStore::get_locked(int64_t id) {
+    auto st = db_.prepare(std::string(select_cols) + " WHERE id=?");
+    if (!st) return st.status();
+    st->bind(1, id);
+    auto row = st->step();
+    if (!row) return row.status();
+    if (!*row) return std::optional<Tag>();
+    return std::optional<Tag>(row_to_tag(*st));
 }
 
 Result<bool> TagStore::remove(int64_t id) {
-    auto t = get(id);
-    if (!t) return false;
     std::lock_guard lock(mutex_);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db_.get(), "DELETE FROM tags WHERE id=?", -1, &s, nullptr);
-    Stmt st(s);
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_DONE) return Status::error(std::string("sqlite: ") + sqlite3_errmsg(db_.get()));
+    auto t = get_locked(id);
+    if (!t) return t.status();
+    if (!*t) return false;
+    auto st = db_.prepare("DELETE FROM tags WHERE id=?");
+    if (!st) return st.status();
+    if (auto r = st->bind(1, id).run(); !r.ok()) return r;
     std::error_code ec;
-    if (!t->file.empty()) fs::remove(dir_ / t->file, ec);
+    if (!(*t)->file.empty()) fs::remove(dir_ / (*t)->file, ec);
     return true;
 }
 

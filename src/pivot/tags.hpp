@@ -12,8 +12,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
+#include "core/sqlite.hpp"
 #include "core/status.hpp"
 #include "pivot/pivot.hpp"
 
@@ -47,20 +47,18 @@ public:
     // 1..200 characters.
     TagCreateResult create(const std::string& name, const std::string& note, const ExportRequest& request,
                            const std::filesystem::path& avro_path, const Hdf5Options& options);
-    std::vector<Tag> list();
-    std::optional<Tag> get(int64_t id);
+    // Database errors are errors (io), never an empty list or "no such tag".
+    Result<std::vector<Tag>> list();
+    Result<std::optional<Tag>> get(int64_t id);
     // Removes the row and the file; false when no such tag.
     Result<bool> remove(int64_t id);
     std::filesystem::path path_of(const Tag& t) const { return dir_ / t.file; }
 
 private:
-    struct DbClose {
-        void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-    };
-    TagStore() = default;
-    Status exec(const char* sql);
+    TagStore(std::filesystem::path dir, sqlite::Database db) : dir_(std::move(dir)), db_(std::move(db)) {}
+    Result<std::optional<Tag>> get_locked(int64_t id);
     std::filesystem::path dir_;
-    std::unique_ptr<sqlite3, DbClose> db_;
+    sqlite::Database db_;
     std::mutex mutex_;
 };
 

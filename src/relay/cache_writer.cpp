@@ -1,16 +1,21 @@
 #include "relay/cache_writer.hpp"
 
+#include "core/version.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <ctime>
 
 #include <spdlog/spdlog.h>
 
+#include "core/avro/codec.hpp"
 #include "core/cache_layout.hpp"
 #include "core/time.hpp"
 
@@ -18,102 +23,153 @@ namespace speeddata::relay {
 
 namespace fs = std::filesystem;
 
-int64_t monotonic_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+int64_t Clock::monotonic_ns() const { return speeddata::monotonic_ns(); }
+int64_t Clock::wall_ns() const { return now_ns(); }
+const Clock& Clock::real() {
+    static const Clock c;
+    return c;
 }
 
+size_t burst_buffer_bytes(const config::ChannelConfig& config) {
+    return std::max(config.burst_buffer_bytes, 2 * config.block_bytes + config.max_datagram_bytes);
+}
+
+namespace {
+
+// Writes every byte of the iovecs, retrying EINTR and short writes; 0 or the errno.
+int writev_all(int fd, iovec* iov, int n) {
+    while (n > 0) {
+        ssize_t w = ::writev(fd, iov, std::min(n, IOV_MAX));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        auto left = static_cast<size_t>(w);
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            ++iov;
+            --n;
+        }
+        if (n > 0) {
+            iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
 CacheWriter::CacheWriter(const config::ChannelConfig& config, const avro::Schema& schema, Counters& counters,
-                         std::string time_unit, size_t pool_blocks)
-    : config_(config), schema_(schema), counters_(counters), time_unit_(std::move(time_unit)) {
-    for (size_t i = 0; i < pool_blocks; ++i) {
-        auto b = std::make_unique<Block>();
-        b->data.reserve(config.block_bytes + config.max_datagram_bytes);
-        free_.push_back(std::move(b));
+                         std::string time_unit, CacheWriterOptions options)
+    : config_(config),
+      schema_(schema),
+      counters_(counters),
+      time_unit_(std::move(time_unit)),
+      options_(std::move(options)),
+      clock_(options_.clock ? *options_.clock : Clock::real()),
+      ring_(burst_buffer_bytes(config)) {
+    files_ = options_.files;
+    if (!files_) {
+        own_files_ = std::make_unique<CacheFiles>(config_, counters_, clock_);
+        files_ = own_files_.get();
     }
 }
 
 CacheWriter::~CacheWriter() { stop(); }
 
-void CacheWriter::start() {
-    std::error_code ec;
-    fs::create_directories(config_.avro_dir, ec);
-    for (const auto& f : cache::list_files(config_.avro_dir, config_.name)) {
-        FileState s;
-        s.path = f.path;
-        s.start_ns = f.start_ns;
-        s.size = fs::file_size(f.path, ec);
-        auto idx = cache::read_index(cache::index_path(f.path));
-        s.first_time_ns = idx.empty() ? f.start_ns : idx.front().min_ns;
-        files_.push_back(s);
+void CacheWriter::append(const uint8_t* p, size_t len, uint64_t records, int64_t min_ns, int64_t max_ns) {
+    if (!ring_.append(p, len, records, min_ns, max_ns, clock_.monotonic_ns())) {
+        // No room: the writer is behind (slow, stalled or failing disk). The disk misses
+        // exactly these records; multicast has them.
+        counters_.records_not_written.fetch_add(records, std::memory_order_relaxed);
+        return;
     }
-    refresh_gauges();
+    if (ring_.open_bytes() >= config_.block_bytes) ring_.publish();
+}
+
+void CacheWriter::flush_if_due(bool force) {
+    const int64_t now = clock_.monotonic_ns();
+    if (ring_.open_records() > 0 &&
+        (force || now - ring_.open_since_mono_ns() >= std::chrono::nanoseconds(config_.flush_interval).count()))
+        ring_.publish();
+    if (now - last_trim_mono_ns_ >= 1'000'000'000LL) {
+        last_trim_mono_ns_ = now;
+        ring_.trim();
+    }
+}
+
+void CacheWriter::scan() {
+    if (own_files_) own_files_->scan();
+    last_retention_mono_ns_ = clock_.monotonic_ns();
+    started_mono_ns_ = clock_.monotonic_ns();
+}
+
+void CacheWriter::start() {
+    scan();
+    if (const char* s = std::getenv("SPEEDDATA_TEST_WRITER_STALL"); s && options_.stall_after_ms < 0) {
+        char* end = nullptr;
+        options_.stall_after_ms = std::strtoll(s, &end, 10);
+        if (end && *end == ':') options_.stall_ms = std::strtoll(end + 1, nullptr, 10);
+        spdlog::warn("[{}] test hook: the writer stalls for {} ms, {} ms after start", config_.name,
+                     options_.stall_ms, options_.stall_after_ms);
+    }
     thread_ = std::thread([this] { run(); });
 }
 
 void CacheWriter::stop() {
-    {
-        std::lock_guard lock(mu_);
-        if (stopping_ && !thread_.joinable()) return;
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    stopping_ = true;
+    ring_.close();
     if (thread_.joinable()) thread_.join();
 }
 
-std::unique_ptr<Block> CacheWriter::acquire() {
-    std::lock_guard lock(mu_);
-    if (free_.empty()) return nullptr;
-    auto b = std::move(free_.back());
-    free_.pop_back();
-    b->clear();
-    return b;
-}
-
-void CacheWriter::submit(std::unique_ptr<Block> block) {
-    {
-        std::lock_guard lock(mu_);
-        queue_.push_back(std::move(block));
-    }
-    cv_.notify_one();
+void CacheWriter::maybe_stall() {
+    if (stalled_ || options_.stall_after_ms < 0) return;
+    if (clock_.monotonic_ns() - started_mono_ns_ < options_.stall_after_ms * 1'000'000) return;
+    stalled_ = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.stall_ms));
 }
 
 void CacheWriter::run() {
     for (;;) {
-        std::unique_ptr<Block> b;
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !queue_.empty(); });
-            if (!queue_.empty()) {
-                b = std::move(queue_.front());
-                queue_.pop_front();
-            } else if (stopping_) {
-                break;
-            }
+        BlockRef b;
+        maybe_stall();
+        bool got = ring_.next(b, std::chrono::milliseconds(200));
+        if (got) {
+            write_block(b);
+            ring_.release(b);
+        } else if (stopping_ && ring_.queued_blocks() == 0) {
+            break;
         }
-        if (b) {
-            write_block(*b);
-            b->clear();
-            std::lock_guard lock(mu_);
-            free_.push_back(std::move(b));
-        }
-        // An idle file past its rotation time is closed so it does not stay open for days.
-        if (file_open_ && config_.rotate_interval.count() > 0 && rotation_due()) close_file();
-        int64_t now = monotonic_ns();
-        if (now - last_retention_mono_ns_ > 10'000'000'000LL) {
-            last_retention_mono_ns_ = now;
-            apply_retention();
-        }
+        housekeeping();
     }
     close_file();
+}
+
+void CacheWriter::write_pending() {
+    BlockRef b;
+    while (ring_.queued_blocks() > 0 && ring_.next(b, std::chrono::milliseconds(0))) {
+        write_block(b);
+        ring_.release(b);
+    }
+    housekeeping();
+}
+
+void CacheWriter::housekeeping() {
+    // An idle file past its rotation time is closed so it does not stay open for days.
+    if (file_open_ && config_.rotate_interval.count() > 0 && rotation_due()) close_file();
+    int64_t now = clock_.monotonic_ns();
+    if (now - last_retention_mono_ns_ >= 10'000'000'000LL) {
+        last_retention_mono_ns_ = now;
+        files_->apply_retention();
+    }
 }
 
 void CacheWriter::log_disk_error(const std::string& message) {
     counters_.disk_write_errors.fetch_add(1, std::memory_order_relaxed);
     counters_.disk_ok = false;
-    int64_t now = monotonic_ns();
-    if (now - last_error_log_mono_ns_ >= 1'000'000'000LL) {
+    int64_t now = clock_.monotonic_ns();
+    if (last_error_log_mono_ns_ == 0 || now - last_error_log_mono_ns_ >= 1'000'000'000LL) {
         if (suppressed_errors_ > 0)
             spdlog::error("[{}] {} (and {} more disk errors in the last second; multicast continues)", config_.name,
                           message, suppressed_errors_);
@@ -128,10 +184,9 @@ void CacheWriter::log_disk_error(const std::string& message) {
 
 bool CacheWriter::rotation_due() const {
     if (!file_open_) return false;
-    const auto& f = files_.back();
-    if (config_.rotate_bytes > 0 && f.size >= config_.rotate_bytes) return true;
+    if (config_.rotate_bytes > 0 && open_size_ >= config_.rotate_bytes) return true;
     if (config_.rotate_interval.count() > 0 &&
-        monotonic_ns() - file_opened_mono_ns_ >= std::chrono::nanoseconds(config_.rotate_interval).count())
+        clock_.monotonic_ns() - file_opened_mono_ns_ >= std::chrono::nanoseconds(config_.rotate_interval).count())
         return true;
     return false;
 }
@@ -139,11 +194,11 @@ bool CacheWriter::rotation_due() const {
 bool CacheWriter::open_file() {
     std::error_code ec;
     fs::create_directories(config_.avro_dir, ec);
-    int64_t start = now_ns();
+    int64_t start = clock_.wall_ns();
     fs::path path;
     // Names carry ms; a second file in the same ms (fast rotation, restart) takes the next ms.
     for (int i = 0; i < 1000; ++i, start += 1000000) {
-        path = config_.avro_dir / cache::file_name(config_.name, start);
+        path = config_.avro_dir / cache::file_name(config_.name, start, options_.stream);
         if (!fs::exists(path, ec)) break;
     }
     net::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -155,12 +210,12 @@ bool CacheWriter::open_file() {
     opts.codec = config_.codec;
     opts.level = config_.codec_level;
     opts.metadata = {
-        {"speeddata.channel", config_.name},
-        {"speeddata.time_field", config_.time_field},
-        {"speeddata.time_unit", time_unit_},
-        {"speeddata.fingerprint", fmt::format("{:016x}", schema_.fingerprint())},
-        {"speeddata.created", format_iso8601(start)},
-        {"speeddata.writer", "speeddata relay 0.6.0"},
+        {cache::meta::channel, config_.name},
+        {cache::meta::time_field, config_.time_field},
+        {cache::meta::time_unit, time_unit_},
+        {cache::meta::fingerprint, fmt::format("{:016x}", schema_.fingerprint())},
+        {cache::meta::created, format_iso8601(start)},
+        {cache::meta::writer, std::string("speeddata relay ") + speeddata::version},
     };
     avro::BlockEncoder enc(schema_, opts);
     std::string header = enc.header();
@@ -172,20 +227,18 @@ bool CacheWriter::open_file() {
     }
     encoder_.emplace(std::move(enc));
     fd_ = std::move(fd);
+    file_end_ = header.size();
     auto ipath = cache::index_path(path);
     index_fd_.reset(::open(ipath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     index_ok_ = index_fd_.valid() && write_all(index_fd_.get(), cache::index_magic, sizeof cache::index_magic) == 0;
-    FileState s;
-    s.path = path;
-    s.size = header.size() + (index_ok_ ? sizeof cache::index_magic : 0);
-    s.start_ns = start;
-    files_.push_back(s);
+    open_path_ = path;
+    open_size_ = header.size() + (index_ok_ ? sizeof cache::index_magic : 0);
+    files_->opened(path, open_size_, start);
     file_open_ = true;
-    file_opened_mono_ns_ = monotonic_ns();
+    file_opened_mono_ns_ = clock_.monotonic_ns();
     counters_.files_created.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("[{}] writing {}", config_.name, path.string());
-    apply_retention();
-    refresh_gauges();
+    files_->apply_retention();
     return true;
 }
 
@@ -196,103 +249,72 @@ void CacheWriter::close_file() {
     index_fd_.reset();
     file_open_ = false;
     encoder_.reset();
+    files_->closed(open_path_);
 }
 
-void CacheWriter::write_block(Block& b) {
+void CacheWriter::write_block(const BlockRef& b) {
     if (b.count == 0) return;
     if (rotation_due()) close_file();
     if (!file_open_ && !open_file()) {
         counters_.records_not_written.fetch_add(b.count, std::memory_order_relaxed);
         return;
     }
-    FileState& f = files_.back();
-    auto data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.data.data()), b.data.size());
-    if (auto s = encoder_->encode_block(data, b.count, encoded_); !s) {
-        log_disk_error("encode block: " + s.message());
-        counters_.records_not_written.fetch_add(b.count, std::memory_order_relaxed);
-        return;
+    auto parts = ring_.data(b);
+    iovec iov[4];
+    int n = 0;
+    uint8_t head[20];
+    size_t block_bytes = 0;
+    if (config_.codec == avro::Codec::null_codec) {
+        // count, size, the datums straight from the ring, the sync marker.
+        size_t h = avro::write_long(static_cast<int64_t>(b.count), head);
+        h += avro::write_long(static_cast<int64_t>(b.bytes()), head + h);
+        iov[n++] = {head, h};
+        for (const auto& part : parts)
+            if (!part.empty()) iov[n++] = {const_cast<uint8_t*>(part.data()), part.size()};
+        const auto& sync = encoder_->sync();
+        iov[n++] = {const_cast<uint8_t*>(sync.data()), sync.size()};
+        block_bytes = h + b.bytes() + sync.size();
+    } else {
+        std::span<const uint8_t> data = parts[0];
+        if (!parts[1].empty()) {  // compressors want one piece
+            contiguous_.assign(reinterpret_cast<const char*>(parts[0].data()), parts[0].size());
+            contiguous_.append(reinterpret_cast<const char*>(parts[1].data()), parts[1].size());
+            data = {reinterpret_cast<const uint8_t*>(contiguous_.data()), contiguous_.size()};
+        }
+        if (auto s = encoder_->encode_block(data, b.count, encoded_); !s) {
+            log_disk_error("encode block: " + s.message());
+            counters_.records_not_written.fetch_add(b.count, std::memory_order_relaxed);
+            return;
+        }
+        iov[n++] = {encoded_.data(), encoded_.size()};
+        block_bytes = encoded_.size();
     }
-    // Blocks are appended: the file's end is where this one starts.
-    off_t offset = ::lseek(fd_.get(), 0, SEEK_END);
-    if (int err = write_all(fd_.get(), encoded_.data(), encoded_.size()); err != 0) {
+    const uint64_t offset = file_end_;
+    if (int err = writev_all(fd_.get(), iov, n); err != 0) {
         // Cut the partial block off so the file stays readable to its end.
-        if (::ftruncate(fd_.get(), offset) != 0) {
+        if (::ftruncate(fd_.get(), static_cast<off_t>(offset)) != 0 ||
+            ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
             close_file();  // cannot repair: start a new file next time
         }
-        log_disk_error(net::errno_message("write " + f.path.filename().string(), err));
+        log_disk_error(net::errno_message("write " + open_path_.filename().string(), err));
         counters_.records_not_written.fetch_add(b.count, std::memory_order_relaxed);
-        if (err == ENOSPC || err == EDQUOT) apply_retention();
+        if (err == ENOSPC || err == EDQUOT) files_->apply_retention();
         return;
     }
+    file_end_ += block_bytes;
     if (config_.fsync) ::fdatasync(fd_.get());
     counters_.records_written.fetch_add(b.count, std::memory_order_relaxed);
     counters_.blocks_written.fetch_add(1, std::memory_order_relaxed);
     if (!counters_.disk_ok.exchange(true)) spdlog::info("[{}] disk writes succeed again", config_.name);
-    f.size += encoded_.size();
-    if (f.first_time_ns == 0) f.first_time_ns = b.min_ns;
+    uint64_t grown = block_bytes;
     if (index_ok_) {
         uint8_t entry[cache::index_entry_bytes];
-        cache::encode_index_entry({static_cast<uint64_t>(offset), b.count, b.min_ns, b.max_ns, encoded_.size()}, entry);
-        if (write_all(index_fd_.get(), entry, sizeof entry) == 0) f.size += sizeof entry;
+        cache::encode_index_entry({offset, b.count, b.min_ns, b.max_ns, block_bytes}, entry);
+        if (write_all(index_fd_.get(), entry, sizeof entry) == 0) grown += sizeof entry;
         else index_ok_ = false;  // readers scan past the last indexed block
     }
-    counters_.newest_time_ns = b.max_ns;
-    refresh_gauges();
-}
-
-void CacheWriter::remove_file(size_t i) {
-    std::error_code ec;
-    fs::remove(files_[i].path, ec);
-    fs::remove(cache::index_path(files_[i].path), ec);
-    spdlog::info("[{}] retention removed {}", config_.name, files_[i].path.filename().string());
-    counters_.files_deleted.fetch_add(1, std::memory_order_relaxed);
-    files_.erase(files_.begin() + static_cast<std::ptrdiff_t>(i));
-}
-
-// Removes the oldest closed files while any retention limit is exceeded: age (TTL, by last
-// modification), the channel's quota, and the filesystem's minimum free space.
-void CacheWriter::apply_retention() {
-    const size_t closed = files_.size() - (file_open_ ? 1 : 0);
-    size_t removable = closed;
-    std::error_code ec;
-    if (config_.retention_ttl.count() > 0) {
-        auto limit = fs::file_time_type::clock::now() - config_.retention_ttl;
-        for (size_t i = 0; i < removable;) {
-            auto mtime = fs::last_write_time(files_[i].path, ec);
-            if (!ec && mtime < limit) {
-                remove_file(i);
-                --removable;
-            } else {
-                ++i;
-            }
-        }
-    }
-    if (config_.retention_max_bytes > 0) {
-        uint64_t total = 0;
-        for (const auto& f : files_) total += f.size;
-        while (removable > 0 && total > config_.retention_max_bytes) {
-            total -= files_.front().size;
-            remove_file(0);
-            --removable;
-        }
-    }
-    if (config_.retention_min_free_bytes > 0) {
-        struct statvfs sv{};
-        while (removable > 0 && ::statvfs(config_.avro_dir.c_str(), &sv) == 0 &&
-               static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize < config_.retention_min_free_bytes) {
-            remove_file(0);
-            --removable;
-        }
-    }
-    refresh_gauges();
-}
-
-void CacheWriter::refresh_gauges() {
-    uint64_t total = 0;
-    for (const auto& f : files_) total += f.size;
-    counters_.files = files_.size();
-    counters_.bytes_on_disk = total;
-    counters_.oldest_time_ns = files_.empty() ? 0 : files_.front().first_time_ns;
+    open_size_ += grown;
+    files_->grew(options_.stream, open_path_, grown, clock_.wall_ns(), b.min_ns, b.max_ns);
 }
 
 }  // namespace speeddata::relay

@@ -51,8 +51,9 @@ struct Counters {
 // A point-in-time copy of the counters as JSON (field names are the documented contract).
 nlohmann::json snapshot(const Counters& c);
 
-// Writes json to path atomically (temporary file + rename), creating parent directories.
-bool write_json_atomically(const std::filesystem::path& path, const nlohmann::json& j);
+// Sets the file's modification time to now (utimensat): needs no free block, so it succeeds on
+// a full disk where rewriting the file cannot. False when the file does not exist.
+bool touch_file(const std::filesystem::path& path);
 
 // "1.2 MB", "340 kB", "12 B"
 std::string human_bytes(double bytes);

@@ -8,6 +8,7 @@
 
 #include "core/config/config.hpp"
 #include "core/net/mcast_header.hpp"
+#include "stripchart/legacy_json.hpp"
 
 namespace speeddata::stripchart {
 
@@ -96,7 +97,24 @@ struct SignalBuf {
     SignalInfo info;
     std::vector<double> t;  // ms since the epoch
     std::vector<double> v;
+    // Samples of frames already taken (for backfill), oldest first; kept_head is the first
+    // live one, so trimming costs nothing until the vectors are compacted.
+    std::vector<double> kept_t, kept_v;
+    size_t kept_head = 0;
+    bool removed = false;  // channel de-registered
 };
+
+// One segment's bytes: header, times, values (docs/stripchart.md, data frame).
+std::shared_ptr<const std::string> encode_segment(uint32_t id, const double* t, const double* v, uint32_t n) {
+    auto bytes = std::make_shared<std::string>(segment_header_bytes + 16 * size_t{n}, '\0');
+    char* o = bytes->data();
+    net::detail::put_le<uint32_t>(reinterpret_cast<uint8_t*>(o), id);
+    net::detail::put_le<uint32_t>(reinterpret_cast<uint8_t*>(o + 4), n);
+    // x86/ARM are little-endian; the docs promise little-endian float64.
+    std::memcpy(o + 8, t, 8 * size_t{n});
+    std::memcpy(o + 8 + 8 * size_t{n}, v, 8 * size_t{n});
+    return bytes;
+}
 
 struct LossEvent {
     uint64_t id = 0;
@@ -116,13 +134,26 @@ struct ChannelState {
     std::deque<LossEvent> loss_events;
 };
 
+// Orders (fingerprint, channel) keys and finds them by (fingerprint, string_view): the
+// per-datagram lookup uses the header's channel name in place, without building a string.
+struct SchemaKeyLess {
+    using is_transparent = void;
+    using View = std::pair<uint64_t, std::string_view>;
+    static View view(const std::pair<uint64_t, std::string>& k) { return {k.first, k.second}; }
+    static View view(const View& v) { return v; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+        return view(a) < view(b);
+    }
+};
+
 }  // namespace
 
 struct Hub::Impl {
     HubOptions options;
     mutable std::mutex mu;
     // By (fingerprint, channel): channels may share a schema, each has its own signals.
-    std::map<std::pair<uint64_t, std::string>, std::unique_ptr<SchemaEntry>> schemas;
+    std::map<std::pair<uint64_t, std::string>, std::unique_ptr<SchemaEntry>, SchemaKeyLess> schemas;
     std::vector<SignalBuf> signals;                            // index = signal id
     std::map<std::string, uint32_t, std::less<>> signal_by_name;
     std::map<std::string, ChannelState, std::less<>> channels;
@@ -131,12 +162,39 @@ struct Hub::Impl {
     uint32_t frame_seq = 0;
     uint64_t loss_event_id = 0;
     bool pending = false;
+    bool legacy_on = false;
+    std::unique_ptr<LegacyBatch> legacy = std::make_unique<LegacyBatch>();
+
+    // This batch's index of a channel name (a copy of the name per batch, not per record).
+    uint16_t legacy_channel(std::string_view name) {
+        auto& names = legacy->channels;
+        for (size_t i = 0; i < names.size(); ++i)
+            if (names[i] == name) return static_cast<uint16_t>(i);
+        names.emplace_back(name);
+        return static_cast<uint16_t>(names.size() - 1);
+    }
+
+    void legacy_record(const SchemaEntry& e, uint16_t channel, const uint8_t* p, size_t len) {
+        LegacyBatch& b = *legacy;
+        if (b.ends.size() >= options.max_legacy_records || b.text.size() > (64u << 20)) {
+            // Nobody took them for a while: keep the newest.
+            counters.legacy_dropped += b.ends.size();
+            b.text.clear();
+            b.ends.clear();
+            b.channel.clear();
+        }
+        if (!append_legacy_record_json(e.schema, e.time.index, e.unit, p, p + len, b.text)) return;
+        b.ends.push_back(static_cast<uint32_t>(b.text.size()));
+        b.channel.push_back(channel);
+        ++counters.legacy_records;
+    }
 
     uint32_t signal_for(const std::string& channel, const std::string& field, avro::Type type) {
         std::string name = channel + "." + field;
         auto it = signal_by_name.find(name);
         if (it != signal_by_name.end()) {
             signals[it->second].info.type = std::string(avro::type_name(type));
+            signals[it->second].removed = false;
             return it->second;
         }
         uint32_t id = static_cast<uint32_t>(signals.size());
@@ -145,6 +203,24 @@ struct Hub::Impl {
         signals.push_back(std::move(b));
         signal_by_name.emplace(name, id);
         return id;
+    }
+
+    // Moves a frame's samples into the backfill store and forgets what is too old or too many.
+    void keep(SignalBuf& b) const {
+        b.kept_t.insert(b.kept_t.end(), b.t.begin(), b.t.end());
+        b.kept_v.insert(b.kept_v.end(), b.v.begin(), b.v.end());
+        const double newest = b.kept_t.back();
+        size_t h = b.kept_head;
+        const size_t n = b.kept_t.size();
+        if (n - h > options.backfill_max_samples) h = n - options.backfill_max_samples;
+        while (h < n && b.kept_t[h] < newest - options.backfill_ms) ++h;
+        b.kept_head = h;
+        // Compact once the dead part is the larger one (amortised O(1) per sample).
+        if (h > 1024 && h * 2 > n) {
+            b.kept_t.erase(b.kept_t.begin(), b.kept_t.begin() + static_cast<std::ptrdiff_t>(h));
+            b.kept_v.erase(b.kept_v.begin(), b.kept_v.begin() + static_cast<std::ptrdiff_t>(h));
+            b.kept_head = 0;
+        }
     }
 
     void push_sample(uint32_t id, double t_ms, double v) {
@@ -208,7 +284,7 @@ Result<bool> Hub::add_locked(const std::string& channel, const avro::Schema& sch
 
 bool Hub::knows(const std::string& channel, uint64_t fingerprint) const {
     std::lock_guard lock(impl_->mu);
-    return impl_->schemas.count({fingerprint, channel}) > 0;
+    return impl_->schemas.count(SchemaKeyLess::View(fingerprint, channel)) > 0;
 }
 
 void Hub::ingest(const uint8_t* data, size_t size) {
@@ -220,17 +296,17 @@ void Hub::ingest(const uint8_t* data, size_t size) {
         ++m.counters.malformed;
         return;
     }
-    auto it = m.schemas.find(std::make_pair(h->fingerprint, std::string(h->channel)));
+    auto it = m.schemas.find(SchemaKeyLess::View(h->fingerprint, h->channel));
     if (it == m.schemas.end()) {
         // A channel we were not told about, with a schema another channel uses: learn it.
-        auto other = m.schemas.lower_bound(std::make_pair(h->fingerprint, std::string()));
+        auto other = m.schemas.lower_bound(SchemaKeyLess::View(h->fingerprint, std::string_view()));
         if (other != m.schemas.end() && other->first.first == h->fingerprint &&
             config::check_channel_name(h->channel).ok()) {
             const SchemaEntry& o = *other->second;
             auto r = add_locked(std::string(h->channel), o.schema,
                                 o.schema.root().fields[o.time.index].name, o.time_unit_text);
             if (r.ok() && *r) signals_version_.fetch_add(1);
-            it = m.schemas.find(std::make_pair(h->fingerprint, std::string(h->channel)));
+            it = m.schemas.find(SchemaKeyLess::View(h->fingerprint, h->channel));
         }
     }
     if (it == m.schemas.end()) {
@@ -246,6 +322,7 @@ void Hub::ingest(const uint8_t* data, size_t size) {
 
     const uint8_t* p = data + h->header_length;
     const uint8_t* end = data + size;
+    const uint16_t legacy_channel = m.legacy_on ? m.legacy_channel(h->channel) : 0;
     const uint8_t* last_ok = nullptr;
     size_t last_len = 0;
     double first_time_ms = -1;
@@ -277,6 +354,7 @@ void Hub::ingest(const uint8_t* data, size_t size) {
                 }
             }
         }
+        if (m.legacy_on) m.legacy_record(e, legacy_channel, p, vr.consumed);
         last_ok = p;
         last_len = vr.consumed;
         p += vr.consumed;
@@ -312,14 +390,8 @@ std::shared_ptr<const Frame> Hub::take_frame() {
     for (SignalBuf& b : m.signals) {
         if (b.t.empty()) continue;
         uint32_t n = static_cast<uint32_t>(b.t.size());
-        auto bytes = std::make_shared<std::string>(segment_header_bytes + 16 * size_t{n}, '\0');
-        char* o = bytes->data();
-        net::detail::put_le<uint32_t>(reinterpret_cast<uint8_t*>(o), b.info.id);
-        net::detail::put_le<uint32_t>(reinterpret_cast<uint8_t*>(o + 4), n);
-        // x86/ARM are little-endian; the docs promise little-endian float64.
-        std::memcpy(o + 8, b.t.data(), 8 * size_t{n});
-        std::memcpy(o + 8 + 8 * size_t{n}, b.v.data(), 8 * size_t{n});
-        f->segments.push_back(Segment{b.info.id, std::move(bytes)});
+        f->segments.push_back(Segment{b.info.id, encode_segment(b.info.id, b.t.data(), b.v.data(), n)});
+        m.keep(b);
         b.t.clear();
         b.v.clear();
     }
@@ -327,11 +399,86 @@ std::shared_ptr<const Frame> Hub::take_frame() {
     return f;
 }
 
+void Hub::set_legacy(bool on) {
+    std::lock_guard lock(impl_->mu);
+    impl_->legacy_on = on;
+}
+
+std::shared_ptr<const LegacyBatch> Hub::take_legacy() {
+    std::unique_ptr<LegacyBatch> b;
+    {
+        std::lock_guard lock(impl_->mu);
+        if (impl_->legacy->ends.empty()) {
+            impl_->legacy->channels.clear();
+            return nullptr;
+        }
+        b = std::move(impl_->legacy);
+        impl_->legacy = std::make_unique<LegacyBatch>();
+        // The next batch starts with room for as much as this one held.
+        impl_->legacy->text.reserve(b->text.size());
+        impl_->legacy->ends.reserve(b->ends.size());
+        impl_->legacy->channel.reserve(b->ends.size());
+    }
+    return std::shared_ptr<const LegacyBatch>(std::move(b));
+}
+
+std::shared_ptr<const Frame> Hub::backfill_frame(const std::vector<uint32_t>& signal_ids) const {
+    std::lock_guard lock(impl_->mu);
+    auto f = std::make_shared<Frame>();
+    f->sequence = 0;
+    std::vector<uint32_t> ids = signal_ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (uint32_t id : ids) {
+        if (id >= impl_->signals.size()) continue;
+        const SignalBuf& b = impl_->signals[id];
+        if (b.removed || b.kept_head >= b.kept_t.size()) continue;
+        auto n = static_cast<uint32_t>(b.kept_t.size() - b.kept_head);
+        f->segments.push_back(Segment{id, encode_segment(id, b.kept_t.data() + b.kept_head, b.kept_v.data() + b.kept_head, n)});
+    }
+    if (f->segments.empty()) return nullptr;
+    return f;
+}
+
+bool Hub::remove_channel(const std::string& channel) {
+    std::lock_guard lock(impl_->mu);
+    Impl& m = *impl_;
+    bool found = m.channels.erase(channel) > 0;
+    for (auto it = m.schemas.begin(); it != m.schemas.end();) {
+        if (it->first.second == channel) {
+            it = m.schemas.erase(it);
+            found = true;
+        } else {
+            ++it;
+        }
+    }
+    for (SignalBuf& b : m.signals) {
+        if (b.info.channel != channel || b.removed) continue;
+        b.removed = true;
+        b.t.clear();
+        b.v.clear();
+        b.kept_t.clear();
+        b.kept_v.clear();
+        b.kept_head = 0;
+    }
+    if (found) signals_version_.fetch_add(1);
+    return found;
+}
+
+std::vector<SignalInfo> Hub::signals() const {
+    std::lock_guard lock(impl_->mu);
+    std::vector<SignalInfo> out;
+    out.reserve(impl_->signals.size());
+    for (const SignalBuf& b : impl_->signals)
+        if (!b.removed) out.push_back(b.info);
+    return out;
+}
+
 nlohmann::json Hub::signals_json() const {
     std::lock_guard lock(impl_->mu);
     nlohmann::json sig = nlohmann::json::array();
     for (const SignalBuf& b : impl_->signals)
-        sig.push_back({{"id", b.info.id}, {"name", b.info.name}, {"channel", b.info.channel},
+        if (!b.removed) sig.push_back({{"id", b.info.id}, {"name", b.info.name}, {"channel", b.info.channel},
                        {"field", b.info.field}, {"type", b.info.type}});
     nlohmann::json chans = nlohmann::json::object();
     for (const auto& [key, e] : impl_->schemas) {
@@ -386,7 +533,8 @@ nlohmann::json Hub::status_json() const {
             {"counters",
              {{"datagrams", k.datagrams}, {"records", k.records}, {"samples", k.samples},
               {"malformed", k.malformed}, {"unknown_fingerprint", k.unknown_fingerprint},
-              {"lost_datagrams", k.lost_datagrams}, {"samples_dropped", k.samples_dropped}}},
+              {"lost_datagrams", k.lost_datagrams}, {"samples_dropped", k.samples_dropped},
+              {"legacy_records", k.legacy_records}, {"legacy_dropped", k.legacy_dropped}}},
             {"unknown_fingerprints", std::move(unknown)}};
 }
 

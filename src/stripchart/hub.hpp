@@ -45,6 +45,22 @@ struct Frame {
     std::vector<Segment> segments;  // sorted by signal id
 };
 
+// Records for the v0.6 stripchart's WebSocket clients (docs/stripchart.md, "Earlier pages"):
+// every record that arrived during one frame period, each as its flat JSON text, encoded
+// once and shared by every such client.
+struct LegacyBatch {
+    std::string text;                   // the records' JSON texts, back to back
+    std::vector<uint32_t> ends;         // per record: end offset of its text
+    std::vector<uint16_t> channel;      // per record: index into channels
+    std::vector<std::string> channels;  // channel names of this batch
+    size_t size() const { return ends.size(); }
+    std::string_view record(size_t i) const {
+        const uint32_t from = i ? ends[i - 1] : 0;
+        return std::string_view(text).substr(from, ends[i] - from);
+    }
+    const std::string& channel_of(size_t i) const { return channels[channel[i]]; }
+};
+
 struct SignalInfo {
     uint32_t id = 0;
     std::string name;     // "channel.field"
@@ -61,6 +77,8 @@ struct HubCounters {
     uint64_t unknown_fingerprint = 0;  // valid header, schema not known (yet)
     uint64_t lost_datagrams = 0;       // sequence gaps, summed over channels
     uint64_t samples_dropped = 0;      // pending samples over the per-signal frame cap
+    uint64_t legacy_records = 0;       // records encoded for earlier (v0.6) pages
+    uint64_t legacy_dropped = 0;       // of those, dropped before a frame took them (cap)
 };
 
 struct HubOptions {
@@ -68,6 +86,13 @@ struct HubOptions {
     // counted. Each signal has its own cap, so a fast signal cannot crowd out a slow one.
     size_t max_samples_per_signal_frame = 1u << 16;
     size_t loss_events_kept = 32;  // recent loss events per channel, for the clients' markers
+    // Most records waiting for the next frame for earlier pages; more and the waiting ones
+    // are dropped (counted): the frame timer takes them 30 times a second.
+    size_t max_legacy_records = 1u << 16;
+    // Samples of frames already sent, kept per signal so that a client subscribing later gets
+    // the last moments at once (its backfill frame): at most this long and this many.
+    double backfill_ms = 10000;
+    size_t backfill_max_samples = 1u << 14;
 };
 
 class Hub {
@@ -90,11 +115,28 @@ public:
     // Decodes one multicast datagram; counts what is wrong with it and otherwise ignores it.
     void ingest(const uint8_t* data, size_t size);
 
-    // Moves the pending samples into a new frame (nullptr when there are none).
+    // Moves the pending samples into a new frame (nullptr when there are none); they are
+    // then also kept for backfill_frame().
     std::shared_ptr<const Frame> take_frame();
+    // The kept samples of these signals (those of frames already taken, newest backfill_ms)
+    // as one frame with sequence 0; nullptr when there are none. A client that subscribes
+    // gets it before any later frame, so it has no gap and no duplicate at the join.
+    std::shared_ptr<const Frame> backfill_frame(const std::vector<uint32_t>& signal_ids) const;
+
+    // Forgets a channel (de-registered): its signals leave the signal list (their ids are
+    // not reused; a channel registered again gets them back). False when unknown.
+    bool remove_channel(const std::string& channel);
+
+    // Earlier (v0.6) pages: while on, every valid record is also encoded as its flat JSON
+    // text (legacy_json.hpp) for take_legacy(). Off (the default): nothing is encoded.
+    void set_legacy(bool on);
+    // Moves the records encoded since the last call into a batch (nullptr when none).
+    std::shared_ptr<const LegacyBatch> take_legacy();
 
     // Signal list, channels and their fields: the "signals" control message.
     nlohmann::json signals_json() const;
+    // The signals (not removed) in id order, for subscriptions.
+    std::vector<SignalInfo> signals() const;
     // Latest record of every channel, loss events, counters: the "status" control message.
     nlohmann::json status_json() const;
     // Increases whenever the signal list changes (new channel or schema).

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -19,6 +20,8 @@
 namespace speeddata::stripchart {
 
 Status Receiver::join(const Group& g, const std::string& interface_address) {
+    std::lock_guard lock(mu_);
+    if (stop_) return Status::unavailable("stopping");
     for (const Group& have : groups_)
         if (have == g) return {};
     net::UdpReceiveOptions o;
@@ -40,6 +43,7 @@ Status Receiver::join(const Group& g, const std::string& interface_address) {
 }
 
 void Receiver::stop() {
+    std::lock_guard lock(mu_);
     stop_ = true;
     for (auto& t : threads_)
         if (t.joinable()) t.join();
@@ -51,19 +55,19 @@ std::vector<Group> load_config_channels(Hub& hub, const std::filesystem::path& c
     if (!std::filesystem::exists(config_dir / "relay.yaml")) return groups;
     auto rc = config::load_relay_config(config_dir);
     if (!rc) {
-        spdlog::warn("stripchart: relay.yaml not used: {}", rc.message());
+        spdlog::warn("relay.yaml not used: {}", rc.message());
         return groups;
     }
     std::set<Group> seen;
     for (const auto& [name, ch] : rc->channels) {
         auto schema = avro::Schema::load(ch.schema_path);
         if (!schema) {
-            spdlog::warn("stripchart: channel '{}' skipped: {}", name, schema.message());
+            spdlog::warn("channel '{}' skipped: {}", name, schema.message());
             continue;
         }
         auto r = hub.add_channel(name, *schema, ch.time_field, ch.time_unit);
         if (!r) {
-            spdlog::warn("stripchart: channel '{}' skipped: {}", name, r.message());
+            spdlog::warn("channel '{}' skipped: {}", name, r.message());
             continue;
         }
         Group g{ch.multicast.decimated.group, ch.multicast.decimated.port};
@@ -72,7 +76,7 @@ std::vector<Group> load_config_channels(Hub& hub, const std::filesystem::path& c
     return groups;
 }
 
-Result<std::string> http_get(const std::string& url) {
+Result<std::string> http_get(const std::string& url, const std::string& token) {
     // http://host[:port]/path
     const std::string prefix = "http://";
     if (url.rfind(prefix, 0) != 0) return Status::error(fmt::format("{}: only http:// URLs are supported", url));
@@ -102,7 +106,9 @@ Result<std::string> http_get(const std::string& url) {
     socklen_t len = sizeof err;
     ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return Status::error(net::errno_message(fmt::format("connect {}", hostport), err));
-    std::string req = fmt::format("GET {} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n", path, hostport);
+    std::string auth = token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n";
+    std::string req = fmt::format("GET {} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\n{}Connection: close\r\n\r\n",
+                                  path, hostport, auth);
     size_t off = 0;
     while (off < req.size()) {
         ssize_t n = ::send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
@@ -163,14 +169,21 @@ std::string str_or(const nlohmann::json& e, const char* key, const std::string& 
 Result<int> RegistryPoller::poll_once() {
     std::string base = url_;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    auto body = http_get(base + "/api/v1/channels");
+    auto body = http_get(base + "/api/v1/channels", token_);
     if (!body) return body.status();
     auto j = nlohmann::json::parse(*body, nullptr, false);
     if (j.is_discarded()) return Status::error(base + "/api/v1/channels: not JSON");
     int added = 0;
+    std::set<std::string> listed, remote;
     for (const auto& e : channel_entries(j)) {
         std::string name = str_or(e, "name", "");
         if (name.empty() || !config::check_channel_name(name).ok()) continue;
+        listed.insert(name);
+        // Another host's channel (a fleet): its live data comes over NATS, not this segment.
+        if (feed_ && e.is_object() && e.contains("local") && e["local"] == false)
+            remote.insert(name);
+        else
+            join_group_of(e);
         // The orchestrator lists each channel's fingerprint: skip the schema request when
         // this channel is already known with it.
         if (e.contains("fingerprint") && e["fingerprint"].is_string()) {
@@ -182,7 +195,7 @@ Result<int> RegistryPoller::poll_once() {
         if (e.contains("schema") && e["schema"].is_object()) {
             text = e["schema"].dump();
         } else {
-            auto s = http_get(fmt::format("{}/api/v1/channels/{}/schema", base, name));
+            auto s = http_get(fmt::format("{}/api/v1/channels/{}/schema", base, name), token_);
             if (!s) continue;
             auto sj = nlohmann::json::parse(*s, nullptr, false);
             if (!sj.is_discarded() && sj.is_object() && sj.contains("schema") && sj["schema"].is_object())
@@ -196,25 +209,96 @@ Result<int> RegistryPoller::poll_once() {
         auto cfg = e.contains("config") && e["config"].is_object() ? e["config"] : e;
         auto r = hub_.add_channel(name, *schema, str_or(cfg, "time_field", "time"), str_or(cfg, "time_unit", ""));
         if (r && *r) {
-            spdlog::info("stripchart: channel '{}' learned from the registry", name);
+            spdlog::info("channel '{}' learned from the registry", name);
             ++added;
         }
     }
+    // De-registered: listed before, not now. Channels the registry never listed (relay.yaml
+    // without an orchestrator, learned from a datagram) are left alone.
+    for (const auto& name : listed_) {
+        if (listed.count(name)) continue;
+        if (hub_.remove_channel(name)) spdlog::info("channel '{}' de-registered", name);
+    }
+    listed_ = std::move(listed);
+    if (feed_) feed_->want(remote);
     return added;
+}
+
+NatsFeed::~NatsFeed() {
+    std::lock_guard lock(mu_);
+    subs_.clear();
+    nats_.reset();
+}
+
+void NatsFeed::want(const std::set<std::string>& channels) {
+    std::lock_guard lock(mu_);
+    if (!nats_) {
+        if (channels.empty()) return;
+        auto n = fleet::Nats::connect(urls_, "speeddata-stripchart");
+        if (!n) {
+            spdlog::warn("fleet: {}", n.message());
+            return;
+        }
+        nats_ = std::move(*n);
+    }
+    std::erase_if(subs_, [&](const auto& kv) { return !channels.count(kv.first); });
+    for (const auto& name : channels) {
+        if (subs_.count(name)) continue;
+        auto sub = nats_->subscribe("speeddata." + name + ".decimated", [this](const fleet::Message& m) {
+            ++received_;
+            hub_.ingest(reinterpret_cast<const uint8_t*>(m.data.data()), m.data.size());
+        });
+        if (!sub) {
+            spdlog::warn("fleet: {}", sub.message());
+            continue;
+        }
+        spdlog::info("channel '{}' of another host: live data over NATS", name);
+        subs_[name] = std::move(*sub);
+    }
+}
+
+void RegistryPoller::join_group_of(const nlohmann::json& e) {
+    // "multicast": {"enabled": true, "decimated": "239.1.1.2:6001"} (the orchestrator's list).
+    if (!receiver_ || !e.is_object() || !e.contains("multicast") || !e["multicast"].is_object()) return;
+    const auto& m = e["multicast"];
+    if (m.contains("enabled") && m["enabled"].is_boolean() && !m["enabled"].get<bool>()) return;
+    std::string d = str_or(m, "decimated", "");
+    size_t colon = d.rfind(':');
+    if (colon == std::string::npos) return;
+    int port = std::atoi(d.c_str() + colon + 1);
+    if (port <= 0 || port > 65535) return;
+    Group g{d.substr(0, colon), static_cast<uint16_t>(port)};
+    if (failed_groups_.count(g)) return;
+    auto have = receiver_->groups();
+    if (std::find(have.begin(), have.end(), g) != have.end()) return;
+    if (auto st = receiver_->join(g, interface_); !st) {
+        spdlog::warn("cannot join {}:{} of channel '{}': {}", g.group, g.port, str_or(e, "name", ""),
+                     st.message());
+        failed_groups_.insert(g);
+        return;
+    }
+    spdlog::info("joined {}:{} on {} (channel '{}' from the registry)", g.group, g.port, interface_,
+                 str_or(e, "name", ""));
 }
 
 void RegistryPoller::start() {
     if (url_.empty()) return;
     thread_ = std::thread([this] {
         bool reported = false;
+        // Started together (speeddata up), the orchestrator may answer a moment after us: wait
+        // quietly, and say so only when it stays away.
+        auto away_since = std::chrono::steady_clock::now();
         while (!stop_) {
             auto r = poll_once();
-            if (!r && !reported) {
-                spdlog::info("stripchart: orchestrator registry not reachable ({}); retrying every {} ms",
+            const auto now = std::chrono::steady_clock::now();
+            if (!r && !reported && now - away_since > std::chrono::seconds(15)) {
+                spdlog::warn("orchestrator registry not reachable for 15 s ({}); retrying every {} ms",
                              r.message(), interval_.count());
                 reported = true;
             } else if (r) {
+                if (reported) spdlog::info("orchestrator registry reachable again");
                 reported = false;
+                away_since = now;
             }
             for (auto waited = std::chrono::milliseconds(0); waited < interval_ && !stop_;
                  waited += std::chrono::milliseconds(50))

@@ -49,6 +49,10 @@ async function canvasInfo(page, index, colors) {
         const page = await ctx.newPage();
         const errors = [];
         page.on('pageerror', (e) => errors.push(String(e)));
+        // Every answer >= 400 and every console error (a missing favicon shows up in both).
+        const failed = [], consoleErrors = [];
+        page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+        page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
         await page.goto(url);
         await page.waitForSelector('#channel-example dd.num', { timeout: 10000 });
         await page.waitForFunction(() => /Z$/.test(document.querySelector('#channel-example dd.time').textContent), null, { timeout: 10000 });
@@ -70,8 +74,31 @@ async function canvasInfo(page, index, colors) {
         const cb = await canvasInfo(page, 0, []);
         const pal = scheme === 'dark' ? '#00FFFF' : '#FF0000';  // second palette colour: the channel's second numeric signal
         const cc = await canvasInfo(page, 1, [pal]);
+        // The legend's value and the latest-values panel, read at the same moment (a draw
+        // forced first), a few times: they must agree, sample and format.
+        const agree = [];
+        for (let i = 0; i < 8; i++) {
+          agree.push(await page.evaluate(() => SpeedDataStripchart.charts.map((c) => {
+            c.draw();
+            const l = (c.legend || [])[0];
+            const dt = document.querySelector(`dt[data-signal="${c.signals[0]}"]`);
+            return { signal: c.signals[0], legend: l ? l.text : null, source: l ? l.source : null,
+                     panel: dt ? dt.nextElementSibling.textContent : null };
+          })));
+          await sleep(250);
+        }
+        const favicon = await page.evaluate(async () => {
+          const link = document.querySelector('link[rel~=icon]');
+          const get = async (u) => { const r = await fetch(u); return { status: r.status, type: r.headers.get('content-type') }; };
+          return { href: link && link.getAttribute('href'), linked: link ? await get(link.href) : null, ico: await get('/favicon.ico') };
+        });
+        const formats = await page.evaluate(() => {
+          const f = SpeedDataStripchart.formatValue;
+          return f ? [[-0, 1], [6.761164496e-14, 1], [0.9510565162951535, 1], [12345, 0], [1.5e-7, 0]].map(([v, s]) => f(v, s)) : null;
+        });
         await page.screenshot({ path: path.join(artifacts, `stripchart-dashboard-${scheme}.png`), fullPage: true });
-        out({ step: 'dashboard', scheme, before: a, after: b, canvas_before: ca, canvas_after: cb, palette: cc, errors });
+        out({ step: 'dashboard', scheme, before: a, after: b, canvas_before: ca, canvas_after: cb, palette: cc, errors,
+              agree, favicon, formats, failed, console_errors: consoleErrors });
         await ctx.close();
       }
     } else if (mode === 'example') {
@@ -86,7 +113,7 @@ async function canvasInfo(page, index, colors) {
         const first = [];
         for (let i = 0; i < 3; i++) first.push(await canvasInfo(page, i, []));
         await sleep(3000);
-        const dark = ['#FFFF00', '#00FFFF', '#FF00FF'], light = ['#0000FF', '#FF0000', '#008000'];
+        const dark = ['#FFFF00', '#00FFFF', '#FF00FF'], light = ['#0000FF', '#FF0000', '#00AA00'];
         const pal = scheme === 'dark' ? dark : light;
         const c0 = await canvasInfo(page, 0, [pal[0]]);
         const c1 = await canvasInfo(page, 1, pal);
@@ -95,10 +122,22 @@ async function canvasInfo(page, index, colors) {
         const box = await page.locator('canvas.stripchart').nth(1).boundingBox();
         await page.mouse.move(box.x + box.width - 20, box.y + box.height / 2);
         await sleep(200);
-        const readout = await page.evaluate(() => SpeedDataStripchart.charts[1].readout);
+        // The read-out with the page's clock at that moment (the test compares the two: the
+        // whole drive can take long on a loaded machine).
+        const readout = await page.evaluate(() => {
+          const r = SpeedDataStripchart.charts[1].readout;
+          return r ? Object.assign({}, r, { at: Date.now() }) : r;
+        });
         await page.screenshot({ path: path.join(artifacts, `stripchart-example-${scheme}.png`), fullPage: true });
         await page.mouse.move(box.x + box.width / 2, box.y + box.height + 150);
         await page.locator('canvas.stripchart').nth(0).click();
+        // The paused picture still takes in the cache's tiles up to its frozen edge (the relay
+        // flushes every second; slower on a loaded machine): look once the cache is past the
+        // edge and no history answer is on its way (at most 10 s), then twice 800 ms apart.
+        await page.waitForFunction(() => {
+          const c = SpeedDataStripchart.charts[0], h = c.conn.history, cov = h.coverage.example;
+          return cov && cov.last > c.view().end + 500 && h.inflight === 0 && !h.queue.length;
+        }, null, { timeout: 10000, polling: 100 }).catch(() => {});
         await sleep(300);
         const p1 = await canvasInfo(page, 0, []);
         const pts1 = await page.evaluate(() => SpeedDataStripchart.charts[0].series[0].length());
@@ -171,24 +210,27 @@ async function canvasInfo(page, index, colors) {
         await new Promise((res) => setTimeout(res, 2000));  // connect, warm up
         const lat = [], recv = [];
         const se = ch.series[0];
+        const lastOf = () => (se.tail > se.head ? se.t[se.tail - 1] : -Infinity);
         const onFrame = ch.conn.onFrame;
         ch.conn.onFrame = function (buf) {
-          const before = se.tail;
+          const before = lastOf();
+          const backfill = new DataView(buf).getUint32(4, true) === 0;
           onFrame.call(this, buf);
           const now = Date.now();
-          for (let i = Math.max(before, se.head); i < se.tail; i++) recv.push(now - se.t[i]);
+          if (!backfill) for (let i = se.lowerBound(before); i < se.tail; i++) if (se.t[i] > before) recv.push(now - se.t[i]);
         };
         const raf = [];
         let lastRaf = performance.now();
         (function f(ts) { raf.push(ts - lastRaf); lastRaf = ts; requestAnimationFrame(f); })(performance.now());
-        let seen = se.tail;
+        // By time, not index: the buffer is compacted now and then (and starts with the
+        // server's backfill of the last seconds, which is not live data).
+        let seenT = lastOf();
         const draw = ch.draw;
         ch.draw = function () {
           draw.call(this);
           const now = Date.now();
-          if (se.tail < seen) seen = se.head;  // compacted
-          for (let i = Math.max(seen, se.head); i < se.tail; i++) lat.push(now - se.t[i]);
-          seen = se.tail;
+          for (let i = se.lowerBound(seenT) ; i < se.tail; i++) if (se.t[i] > seenT) lat.push(now - se.t[i]);
+          if (se.tail > se.head) seenT = Math.max(seenT, se.t[se.tail - 1]);
         };
         await new Promise((res) => setTimeout(res, 10000));
         const q = (a, p) => { a.sort((x, y) => x - y); return Math.round(10 * a[Math.min(a.length - 1, Math.floor(p * a.length))]) / 10; };

@@ -3,6 +3,7 @@ and the README's example page (opened from disk) show live data from a real rela
 `speeddata send`, in the documented colours and themes, and reconnect after a server restart.
 Screenshots go to tests/artifacts/."""
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -60,18 +61,44 @@ def test_dashboard_shows_every_channel_live_in_both_themes(stack_live):
         assert set(a["vals"]) == {"example", "temperature"}
         # every numeric signal has its chart; time and strings do not
         assert set(a["charts"]) == {"example.counter", "example.sine_wave", "example.ramp", "example.square_wave",
-                                    "example.noise", "temperature.temperature", "temperature.humidity"}
+                                    "example.noise", "temperature.temperature_c", "temperature.temperature_f",
+                                    "temperature.pressure_pa", "temperature.humidity_pct"}
         ex_a, ex_b = a["vals"]["example"], b["vals"]["example"]
         assert ex_a["Time"].endswith("Z") and ex_a["Time"][4] == "-" and ex_a["Time"][10] == "T"
         assert ex_a["Time"] != ex_b["Time"] and ex_a["counter"] != ex_b["counter"]  # latest values change
-        assert ex_b["word"] not in ("", "–")
-        assert b["vals"]["temperature"]["status"] in ("OK", "WARN", "FAULT")  # enum as its symbol
+        assert ex_b["message"] not in ("", "–")
+        assert b["vals"]["temperature"]["status"] in ("ok", "warning", "error")  # a string, as the earlier sent
         assert s["canvas_before"]["hash"] != s["canvas_after"]["hash"]  # the chart moves
         assert s["canvas_after"]["status"] == "live"
         assert s["palette"]["counts"][0] > 50, s["palette"]  # first palette colour of the theme
         assert b["conn"] == "connected"
         dark = s["scheme"] == "dark"
         assert (b["bg"] == "rgb(22, 22, 23)") == dark
+        # The legend and the latest-values panel show the same value (same record, same
+        # format) for every chart's signal, at every look.
+        for look in s["agree"]:
+            for c in look:
+                assert c["legend"] is not None and c["legend"] == c["panel"], c
+                assert c["source"] == "latest", c
+        # Readable numbers in the panel: integers as integers, else <= 6 significant digits,
+        # never "-0" and never 1e-14-style noise.
+        for ch, vals in b["vals"].items():
+            for k, v in vals.items():
+                if k in ("Time",) or not re.fullmatch(r"-?\d[\d.]*(e[+-]\d+)?", v):
+                    continue
+                assert v != "-0", (ch, k)
+                mant = re.sub(r"e.*$", "", v).replace("-", "")
+                if "." in mant:
+                    assert len(mant.replace(".", "").lstrip("0")) <= 6, (ch, k, v)
+                if "e-" in v:
+                    assert int(v.split("e-")[1]) < 9, (ch, k, v)
+        assert s["formats"] == ["0", "0", "0.951057", "12345", "1.5e-7"]
+        # A favicon, and no failed request (the browser asks for one).
+        assert s["favicon"]["href"] == "favicon.svg"
+        assert s["favicon"]["linked"] == {"status": 200, "type": "image/svg+xml"}, s["favicon"]
+        assert s["favicon"]["ico"] == {"status": 200, "type": "image/x-icon"}, s["favicon"]
+        assert s["failed"] == [], s["failed"]
+        assert not any("404" in m for m in s["console_errors"]), s["console_errors"]
 
 
 def test_example_page_from_disk_colours_themes_pause(stack_live, tmp_path):
@@ -99,7 +126,7 @@ def test_example_page_from_disk_colours_themes_pause(stack_live, tmp_path):
             assert default == 0  # ...replaces the palette (no yellow)
         # Hover near the right edge: a time under the cursor and a value for every signal
         ro = s["readout"]
-        assert ro and abs(ro["t"] / 1000 - time.time()) < 10, ro
+        assert ro and abs(ro["t"] - ro["at"]) < 10_000, ro
         assert all(v is not None and -1.01 <= v <= 1.01 for v in ro["values"]), ro
         # Pause: the chart freezes while the data keeps buffering; resume moves again.
         p1, p2, p3 = s["paused"]

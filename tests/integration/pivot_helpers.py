@@ -72,7 +72,9 @@ def expected_decimation(values, factor, algorithm):
         elif algorithm == "rms":
             out.append(math.sqrt(sum(x * x for x in win) / factor))
         elif algorithm == "minmax":
-            out += [min(win), max(win)]
+            # the extreme seen first comes first (first occurrences; docs/relay.md)
+            i_min, i_max = win.index(min(win)), win.index(max(win))
+            out += [win[min(i_min, i_max)], win[max(i_min, i_max)]]
     return out
 
 

@@ -1,6 +1,6 @@
 """Interoperability of SpeedData's own Avro core with the reference implementations.
 
-Oracles (DESIGN.md, "Dependencies"): Apache Avro C (`avrocat`, `avropipe`, `avromod` from
+Oracles (docs/ARCHITECTURE.md, "Dependencies"): Apache Avro C (`avrocat`, `avropipe`, `avromod` from
 Debian avro-bin; it has no zstandard codec) and python3-avro (zstandard through
 python3-zstandard; snappy only when python-snappy is installed).
 
@@ -160,10 +160,10 @@ def rich_record(rng):
 def example_record(rng, i):
     return {
         "time": 1700000000000000000 + i * 1000000,
-        "word": rng.choice(["alpha", "beta", "gamma", "délta", "ε", "日本"]),
+        "message": rng.choice(["alpha", "beta", "gamma", "délta", "ε", "日本"]),
         "counter": i,
         "sine_wave": rng.uniform(-1, 1),
-        "ramp": (i % 40) / 40,
+        "ramp": (i % 40) / 40 * 2 - 1,
         "square_wave": 1.0 if (i // 10) % 2 == 0 else -1.0,
         "noise": rng.random() - 0.5,
     }
@@ -508,7 +508,7 @@ def test_info_and_metadata(tmp_path):
     assert info["blocks"] >= 5
     assert info["codec"] == "zstandard"
     assert info["metadata"]["speeddata.channel"] == "interop"
-    assert info["schema"]["name"] == "example"
+    assert info["schema"]["name"] == "data"  # the earlier version's example.avsc
     assert info["problems"] == []
     assert len(info["sync"]) == 32
 

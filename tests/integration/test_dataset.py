@@ -48,7 +48,7 @@ def test_read_hdf5_of_a_pivot_export(two_channels, tmp_path):
     assert list(e.counter) == list(range(300)) and list(data.example.counter) == list(range(300))
     assert e.time_ns.dtype == np.int64 and list(e.time_ns) == [x["time"] for x in ex]
     assert np.allclose(e.time, [x["time"] / 1e9 for x in ex], rtol=0, atol=1e-6)
-    assert list(e.word) == [x["word"] for x in ex]
+    assert list(e.message) == [x["message"] for x in ex]
     assert list(data.other.counter) == list(range(1000, 1300))
     # A signal in one channel only is reachable from the Set; one in two is ambiguous.
     assert list(data.i64) == [x["i64"] for x in at]
@@ -85,7 +85,7 @@ def test_read_avro_of_relay_files(two_channels):
     e = data.example
     assert list(e.counter) == list(range(300))
     assert list(e.time_ns) == [x["time"] for x in ex]
-    assert list(e.word) == [x["word"] for x in ex]
+    assert list(e.message) == [x["message"] for x in ex]
     for k in ("sine_wave", "ramp", "square_wave", "noise"):
         assert list(getattr(e, k)) == [x[k] for x in ex], k
     # The v0.5 signature, with a channel name of our choosing.
@@ -117,7 +117,7 @@ def test_read_avro_numpy_decoder_matches_python_avro(tmp_path):
         recs, _ = sdtest.read_container(path)
         d = read_avro(str(path)).example
         assert list(d.counter) == [r["counter"] for r in recs]
-        assert list(d.word) == [r["word"] for r in recs]
+        assert list(d.message) == [r["message"] for r in recs]
         assert list(d.noise) == [r["noise"] for r in recs]
         assert list(d.time_ns) == [r["time"] for r in recs]
 

@@ -77,7 +77,7 @@ def test_register_inline_path_and_auto_port_data_flows_then_deregister(orch):
 
     # Schema round trip and validation by canonical form.
     st, schema, _ = api.get("/api/v1/channels/bench1/schema")
-    assert st == 200 and schema["name"] == "example" and len(schema["fields"]) == 7
+    assert st == 200 and schema["name"] == "data" and len(schema["fields"]) == 7  # the earlier example.avsc
     reordered_doc = json.loads(EXAMPLE_AVSC)
     reordered_doc["doc"] = "another doc string: not part of the canonical form"
     st, ok, _ = api.post("/api/v1/channels/bench1/validate-schema", reordered_doc)

@@ -89,7 +89,7 @@ def test_range_edges_signals_and_decimation(stack, tmp_path):
         g = f["example"]
         assert list(g["counter"][...]) == list(range(100, 200))
         assert list(g["time"][...]) == [T0_NS + i * 1_000_000 for i in range(100, 200)]
-        assert list(g["word"].asstr()[...]) == [rec["word"] for rec in recs[100:200]]
+        assert list(g["message"].asstr()[...]) == [rec["message"] for rec in recs[100:200]]
         assert list(g["sine_wave"][...]) == [rec["sine_wave"] for rec in recs[100:200]]
     # The same instant written with a +01:00 offset selects the same rows.
     import datetime
@@ -100,10 +100,10 @@ def test_range_edges_signals_and_decimation(stack, tmp_path):
     with h5py.File(out, "r") as f:
         assert list(f["example/counter"][...]) == list(range(100, 200))
     # Signal filter: only time and the named signals.
-    r = export_cli(stack, out, iso(T0_NS), duration="PT1S", signals="sine_wave,word")
+    r = export_cli(stack, out, iso(T0_NS), duration="PT1S", signals="sine_wave,message")
     assert r.returncode == 0, r.stderr
     with h5py.File(out, "r") as f:
-        assert sorted(f["example"].keys()) == ["sine_wave", "time", "word"]
+        assert sorted(f["example"].keys()) == ["message", "sine_wave", "time"]
         assert len(f["example/time"]) == 1000
     # Decimation against hand-computed values (windows start at the first record in range).
     for alg in ("downsample", "average", "minmax", "rms"):
@@ -116,14 +116,20 @@ def test_range_edges_signals_and_decimation(stack, tmp_path):
             got = g["ramp"][...]
             want = expected_decimation([x["ramp"] for x in window], 10, alg)
             assert np.allclose(got, want, rtol=1e-12, atol=1e-15), (alg, got, want)
+            if alg == "minmax":
+                # By hand: ramp = (i % 40) / 20 - 1 wraps at i = 40, 80 (windows 3 and 7 fall);
+                # sine_wave (period 20) falls from 1 over i = 5..14 and rises from -1 over 15..24.
+                assert np.allclose(got, [x / 20 - 1 for x in (5, 14, 15, 24, 25, 34, 39, 0) * 2 + (5, 14, 15, 24)])
+                s04 = math.sin(0.4 * math.pi)
+                assert np.allclose(g["sine_wave"][...], [1, -s04, -1, s04] * 5)
             # long fields: rounded half away from zero (all positive here)
             want_c = [math.floor(v + 0.5) for v in expected_decimation([x["counter"] for x in window], 10, alg)]
             assert list(g["counter"][...]) == want_c, alg
             # other fields carry the window's last value (minmax: the last of the window, twice)
-            words = list(g["word"].asstr()[...])
-            last = [window[k + 9]["word"] for k in range(0, 100, 10)]
+            words = list(g["message"].asstr()[...])
+            last = [window[k + 9]["message"] for k in range(0, 100, 10)]
             if alg == "downsample":
-                assert words == [window[k]["word"] for k in range(0, 100, 10)]
+                assert words == [window[k]["message"] for k in range(0, 100, 10)]
             elif alg == "minmax":
                 assert words[1::2] == last
             else:
@@ -196,6 +202,51 @@ def test_cli_errors_name_the_parameter(stack, tmp_path):
         assert not out.exists()
 
 
+def test_cli_errors_say_what_is_cached_and_suggest_names(stack, tmp_path):
+    """A range without data names each channel's cached extent (from the .idx, as `pivot
+    channels` shows it); a mistyped channel or signal gets the closest name and the known ones."""
+    write_pivot_config(stack)
+    ports = {ch: stack.add_channel(ch) for ch in ("example", "other")}
+    for ch, port in ports.items():
+        stack.start_relay(ch)
+        send_records(stack, ch, port, EXAMPLE, [sdtest.example_record(i) for i in range(50)])
+    # The extent `pivot channels` reports, once every record is indexed.
+    def coverage():
+        r = stack.run("pivot", "channels", "--json")
+        assert r.returncode == 0, r.stderr
+        return {c["name"]: c for c in json.loads(r.stdout)}
+    sdtest.wait_for(lambda: all(c["records"] == 50 for c in coverage().values()), 30, what="50 records indexed")
+    cov = coverage()
+    assert cov["example"]["first"] == "2023-11-14T22:13:20Z" and cov["example"]["last"] == "2023-11-14T22:13:20.049Z"
+    out = tmp_path / "x.h5"
+    fields = "time, message, counter, sine_wave, ramp, square_wave, noise"
+    cases = [
+        (dict(start="2020-01-01T00:00:00Z", duration="PT1H"), 3,
+         "no data in [2020-01-01T00:00:00Z, 2020-01-01T01:00:00Z) for channels example: "
+         "channel 'example' has 2023-11-14T22:13:20Z .. 2023-11-14T22:13:20.049Z cached"),
+        (dict(start="2020-01-01T00:00:00Z", duration="PT1H", channels="example,other"), 3,
+         "for channels example,other: channel 'example' has 2023-11-14T22:13:20Z .. 2023-11-14T22:13:20.049Z cached; "
+         "channel 'other' has 2023-11-14T22:13:20Z .. 2023-11-14T22:13:20.049Z cached"),
+        (dict(start=iso(T0_NS), duration="PT1S", channels="exmple"), 4,
+         "channels: unknown channel 'exmple' (did you mean 'example'? known: example, other)"),
+        (dict(start=iso(T0_NS), duration="PT1S", channels="nope"), 4, "channels: unknown channel 'nope' (known: example, other)"),
+        (dict(start=iso(T0_NS), duration="PT1S", signals="sine_wav"), 2,
+         f"signals: no requested channel has a signal 'sine_wav' (did you mean 'sine_wave'? known: {fields})"),
+        (dict(start=iso(T0_NS), duration="PT1S", signals="volts"), 2,
+         f"signals: no requested channel has a signal 'volts' (known: {fields})"),
+    ]
+    for kw, code, msg in cases:
+        kw.setdefault("channels", "example")
+        r = export_cli(stack, out, **kw)
+        assert r.returncode == code, (kw, r.returncode, r.stderr)
+        assert msg in r.stderr, (kw, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not out.exists()
+    # CSV exports say the same.
+    r = export_cli(stack, tmp_path / "x.csv", "2020-01-01T00:00:00Z", duration="PT1H", format="csv")
+    assert r.returncode == 3 and cases[0][2] in r.stderr, r.stderr
+
+
 def test_convert_explicit_files_and_durations(stack, tmp_path):
     write_pivot_config(stack)
     port = stack.add_channel("example", rotation={"max_size": "16KiB"}, block_size="2KiB")
@@ -230,3 +281,66 @@ def test_channels_coverage_cli(stack):
     assert c["name"] == "example" and c["files"] == len(files) and c["records"] == 700
     assert c["bytes"] == sum(f.stat().st_size + f.with_name(f.name + ".idx").stat().st_size for f in files)
     assert c["first"] == "2023-11-14T22:13:20Z" and c["last"] == "2023-11-14T22:13:20.699Z"
+
+
+def _on_terminal(argv, env, timeout=120):
+    """Runs argv with stdout and stderr on a pseudo-terminal; returns (exit code, output)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    return p.wait(10), out.decode()
+
+
+def test_long_exports_show_a_progress_bar_on_a_terminal(stack, tmp_path):
+    """A convert or export that takes a while shows a progress bar on a terminal (cleared at the
+    end, the summary line stays); into a pipe nothing but the summary."""
+    import math
+    import os
+    import re
+    import time
+    write_pivot_config(stack, hdf5={"compression": "gzip", "compression_level": 6})
+    port = stack.add_channel("example", block_size="256KiB")
+    relay = stack.start_relay("example")
+    r = stack.run("send", "--load", "--datagram-size", "1400", "--rate", "20000", "--duration", "1.5", "--port",
+                  str(port), timeout=60)
+    assert r.returncode == 0, r.stderr
+    sdtest.wait_for(lambda: stack.counters("example").get("records_written", 0) >= 25000, 30, what="records written")
+    relay.stop()
+    files = [str(f) for f in stack.avro_files("example")]
+    env = {**os.environ, "SPEEDDATA_CONFIG": str(stack.config_dir)}
+    out = tmp_path / "big.h5"
+    # Into a pipe: the summary and no bar. Timed, so that the terminal run below can be made about
+    # two seconds long on any machine (a bar appears after 0.5 s and redraws every 0.1 s).
+    t0 = time.monotonic()
+    piped = stack.run("pivot", "convert", *(files * 4), "-o", str(out), timeout=120)
+    elapsed = time.monotonic() - t0
+    assert piped.returncode == 0 and "[" not in piped.stderr + piped.stdout, piped.stderr
+    copies = max(8, min(400, math.ceil(4 * 2.0 / max(elapsed, 0.01))))
+    code, text = _on_terminal([sdtest.BIN, "pivot", "convert", *(files * copies), "-o", str(out)], env)
+    assert code == 0, text
+    bars = re.findall(r"\[([#.]{30})\] +(\d+) %  ([\d.]+) of ([\d.]+) MB", text)
+    assert len(bars) >= 2, text
+    percents = [int(b[1]) for b in bars]
+    assert percents == sorted(percents) and percents[-1] > percents[0], percents
+    assert len({b[3] for b in bars}) == 1  # one total
+    assert text.rstrip().endswith("bytes of Avro read"), text
+    assert re.search(r"\r\x1b\[K" + re.escape(str(out)) + r": \d+ rows", text), text  # the bar is cleared

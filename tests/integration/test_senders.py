@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import socket
 import struct
@@ -37,7 +38,13 @@ BIN = os.environ.get("SPEEDDATA_BIN", str(REPO / "build" / "speeddata"))
 BUILD_DIR = Path(os.environ.get("SPEEDDATA_BUILD_DIR", str(REPO / "build")))
 EXAMPLE_AVSC = REPO / "config" / "agents" / "example.avsc"
 TEMPERATURE_AVSC = REPO / "config" / "agents" / "temperature.avsc"
-WORDS = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"}
+SENSOR_AVSC = REPO / "config" / "agents" / "sensor.avsc"
+# speeddata send's words (src/cli/cmd_send.cpp); the earlier sender took a dictionary's.
+WORDS = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima",
+         "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey",
+         "xray", "yankee", "zulu", "anchor", "beacon", "cascade", "dynamo", "ember", "falcon", "glacier", "harbor",
+         "island", "jasmine", "kernel", "lantern", "meadow", "nebula", "orchard", "pioneer", "quartz", "river",
+         "summit", "timber", "umbrella", "valley", "willow", "zephyr"}
 
 # python3-avro 1.11 does not know timestamp-nanos and says so once per parse.
 warnings.filterwarnings("ignore", message=".*timestamp-nanos.*")
@@ -128,11 +135,12 @@ def run_send(*args, timeout=60):
 
 
 def check_example_waveforms(records):
-    """The example source's contract (config/agents/example.avsc docs, speeddata send)."""
+    """The example source's contract (config/agents/example.avsc docs, speeddata send): what
+    the earlier examples/sender/sender.py sent, every signal within [-1, +1]."""
     for r in records:
         c = r["counter"]
         assert r["sine_wave"] == math.sin(2.0 * math.pi * c / 20.0), c
-        assert r["ramp"] == (c % 40) / 40.0, c
+        assert r["ramp"] == (c % 40) / 40.0 * 2.0 - 1.0, c
         assert r["square_wave"] == (1.0 if c % 20 < 10 else -1.0), c
         assert -0.5 <= r["noise"] < 0.5, c
 
@@ -163,17 +171,20 @@ def test_example_source_waveforms_exact(sink):
     check_example_waveforms(records)
     # The documented shapes, spelled out on a few samples as well.
     assert records[5]["sine_wave"] == pytest.approx(1.0) and records[15]["sine_wave"] == pytest.approx(-1.0)
-    assert records[39]["ramp"] == 39 / 40 and records[40]["ramp"] == 0.0
+    assert records[0]["ramp"] == -1.0 and records[20]["ramp"] == 0.0 and records[39]["ramp"] == 0.95
+    assert records[40]["ramp"] == -1.0
     assert [r["square_wave"] for r in records[8:12]] == [1.0, 1.0, -1.0, -1.0]
     assert records[20]["square_wave"] == 1.0
-    assert all(r["word"] in WORDS for r in records)
-    assert len({r["word"] for r in records}) > 3
+    assert all(r["message"] in WORDS for r in records)
+    assert len({r["message"] for r in records}) > 3
     assert len({r["noise"] for r in records}) == 100
     times = [r["time"] for r in records]
     assert times == sorted(times)
     assert t_before <= times[0] and times[-1] <= t_after
-    # Paced at 1000 Hz: 100 samples span ~99 ms.
-    assert 0.090 <= (times[-1] - times[0]) / 1e9 < 1.0
+    # Paced at 1000 Hz: sample 99 is due 99 ms after the pacer started (after t_before) and
+    # never goes earlier; a late first sample is caught up, so the span itself may be shorter.
+    assert (times[-1] - t_before) / 1e9 >= 0.099
+    assert (times[-1] - times[0]) / 1e9 < 1.0
     assert summary["records"] == 100
     check_summary(summary, datagrams)
     assert 0.09 <= summary["seconds"] < 1.5
@@ -185,7 +196,7 @@ def test_example_source_seed_reproducible():
         s = UdpSink()
         run_send("--count", 30, "--rate", 0, "--port", s.port, "--seed", 42)
         recs = [r for d in s.collect(expected=30) for r in oracle_decode_all(oracle_schema(EXAMPLE_AVSC), d)]
-        words_noise.append([(r["word"], r["noise"]) for r in recs])
+        words_noise.append([(r["message"], r["noise"]) for r in recs])
     assert len(words_noise[0]) == 30
     assert words_noise[0] == words_noise[1]
 
@@ -204,9 +215,34 @@ def test_example_source_per_datagram_packing(sink, count, per, sizes):
     check_summary(summary, datagrams)
 
 
-def test_temperature_source(sink):
+def test_temperature_source_sends_the_earlier_format(sink):
+    # What the earlier examples/sender/temperature_sender.py sent: a room around 22 degC
+    # drifting +-2 degC over 200 samples on a daily cycle, Fahrenheit from Celsius, pressure
+    # falling with temperature, humidity 0..100, status from the temperature.
     schema = oracle_schema(TEMPERATURE_AVSC)
-    summary = run_send("--source", "temperature", "--count", 70, "--rate", 500, "--port", sink.port)
+    summary = run_send("--source", "temperature", "--count", 200, "--rate", 2000, "--port", sink.port)
+    datagrams = sink.collect(expected=200)
+    records = [r for d in datagrams for r in oracle_decode_all(schema, d)]
+    assert len(records) == 200
+    assert list(records[0]) == ["time", "device_id", "temperature_c", "temperature_f", "pressure_pa",
+                                "humidity_pct", "status"]
+    assert all(r["device_id"] == "TEMP-SENSOR-001" for r in records)
+    temps = [r["temperature_c"] for r in records]
+    assert all(19.0 < t < 25.5 for t in temps)
+    assert records[0]["temperature_c"] == pytest.approx(22.0, abs=0.5)
+    assert max(temps) - min(temps) > 3.0  # the +-2 degC drift over its 200-sample period
+    assert all(r["temperature_f"] == pytest.approx(r["temperature_c"] * 9 / 5 + 32) for r in records)
+    assert all(97_500 < r["pressure_pa"] < 100_500 for r in records)
+    assert all(0.0 <= r["humidity_pct"] <= 100.0 for r in records)
+    assert {r["status"] for r in records} == {"ok"}
+    times = [r["time"] for r in records]
+    assert times == sorted(times) and times[0] > 1_600_000_000_000_000_000  # ns, as the earlier sent
+    check_summary(summary, datagrams)
+
+
+def test_sensor_source(sink):
+    schema = oracle_schema(SENSOR_AVSC)
+    summary = run_send("--source", "sensor", "--count", 70, "--rate", 500, "--port", sink.port)
     datagrams = sink.collect(expected=70)
     records = [r for d in datagrams for r in oracle_decode_all(schema, d)]
     assert len(records) == 70
@@ -224,11 +260,13 @@ def test_temperature_source(sink):
 @pytest.mark.skipif(os.environ.get("SPEEDDATA_IN_NETNS") != "1",
                     reason="binds the default ports 26000/26001: only inside tests/netns-run")
 def test_default_ports_and_rates():
-    example, temperature = UdpSink(26000), UdpSink(26001)
+    example, temperature, sensor = UdpSink(26000), UdpSink(26001), UdpSink(26002)
     s1 = run_send("--count", 3)
     s2 = run_send("--source", "temperature", "--count", 2)
+    s3 = run_send("--source", "sensor", "--count", 1)
     assert len(example.collect(expected=3)) == 3
     assert len(temperature.collect(expected=2)) == 2
+    assert len(sensor.collect(expected=1)) == 1 and s3["records"] == 1
     assert 0.015 <= s1["seconds"] < 0.5   # 100 Hz: 3 samples span 20 ms
     assert 0.9 <= s2["seconds"] < 2.0     # 1 Hz: 2 samples span 1 s
 
@@ -256,7 +294,7 @@ def test_load_datagrams_exact_size(sink, size, per):
 
 
 def test_load_unreachable_size_is_short_and_counted(sink):
-    # One datum cannot make 107 bytes while the counter fits one varint byte: the word's
+    # One datum cannot make 107 bytes while the counter fits one varint byte: the message's
     # length prefix grows a byte exactly where the text would reach it.
     summary = run_send("--load", "--datagram-size", 107, "--count", 100, "--rate", 5000, "--port", sink.port)
     datagrams = sink.collect(expected=100)
@@ -364,7 +402,7 @@ def test_python_example_sender(sink, which, per):
         assert [r["counter"] for r in records] == list(range(10))
         check_example_waveforms(records)
     else:
-        assert all(r["sensor"] == "sensor-1" and r["status"] == "OK" for r in records)
+        assert all(r["device_id"] == "TEMP-SENSOR-001" and r["status"] == "ok" for r in records)
     assert "10 records, 0 errors" in p.stdout
 
 
@@ -556,18 +594,22 @@ def test_python_encoder_errors_name_the_path():
 
 
 def test_python_encoder_channel_schemas_match_oracle():
-    for path in (EXAMPLE_AVSC, TEMPERATURE_AVSC):
+    records = {
+        EXAMPLE_AVSC: {"time": time.time_ns(), "message": "wörd", "counter": 12345, "sine_wave": 0.5, "ramp": 0.25,
+                       "square_wave": -1.0, "noise": -0.125},
+        TEMPERATURE_AVSC: {"time": time.time_ns(), "device_id": "TEMP-SENSOR-001", "temperature_c": 21.5,
+                           "temperature_f": 70.7, "pressure_pa": 101325.0, "humidity_pct": 40.25, "status": "ok"},
+        SENSOR_AVSC: {"time": time.time_ns(), "sensor": "sensor-1", "temperature": 21.5, "humidity": 40.25,
+                      "status": "FAULT"},
+    }
+    for path, record in records.items():
         ours, oracle = load_schema(str(path)), oracle_schema(path)
-        record = ({"time": time.time_ns(), "word": "wörd", "counter": 12345, "sine_wave": 0.5, "ramp": 0.25,
-                   "square_wave": -1.0, "noise": -0.125} if path == EXAMPLE_AVSC else
-                  {"time": time.time_ns(), "sensor": "sensor-1", "temperature": 21.5, "humidity": 40.25,
-                   "status": "FAULT"})
         assert ours.encode(record) == oracle_encode(oracle, record) == encode(str(path), record)
 
 
 def test_python_sender_send_and_send_many(sink):
     out = Sender(str(EXAMPLE_AVSC), port=sink.port, max_datagram_bytes=300)
-    records = [{"time": 1_700_000_000_000_000_000 + i, "word": "w" * (i % 50), "counter": i, "sine_wave": 0.0,
+    records = [{"time": 1_700_000_000_000_000_000 + i, "message": "w" * (i % 50), "counter": i, "sine_wave": 0.0,
                 "ramp": 0.0, "square_wave": 1.0, "noise": 0.0} for i in range(100)]
     assert out.send(records[0]) is True
     n = out.send_many(records[1:])
@@ -585,12 +627,13 @@ def test_python_sender_send_and_send_many(sink):
     assert all(s + f > 300 for s, f in zip(sizes, firsts))
     assert out.records == 110 and out.errors == 0
     with pytest.raises(EncodeError, match="exceeds max_datagram_bytes"):
-        Sender(str(EXAMPLE_AVSC), port=sink.port, max_datagram_bytes=50).send(dict(records[0], word="x" * 60))
+        Sender(str(EXAMPLE_AVSC), port=sink.port, max_datagram_bytes=50).send(dict(records[0], message="x" * 60))
 
 
 def test_python_sender_counts_refused_sends():
     with Sender(str(TEMPERATURE_AVSC), port=dead_port()) as out:
-        record = {"time": 1, "sensor": "s", "temperature": 1.0, "humidity": 2.0, "status": "OK"}
+        record = {"time": 1, "device_id": "s", "temperature_c": 1.0, "temperature_f": 33.8, "pressure_pa": 2.0,
+                  "humidity_pct": 3.0, "status": "ok"}
         results = []
         for _ in range(20):
             results.append(out.send(record))
@@ -630,7 +673,7 @@ def test_channel_option_takes_port_and_source_from_relay_yaml(sink, tmp_path):
     # The channel's schema picks the temperature source; bind 0.0.0.0 is reached on loopback.
     summary = run_send("--channel", "lab_temp", "--config-dir", tmp_path, "--count", 4, "--rate", 1000)
     records = [r for d in sink.collect(expected=4) for r in oracle_decode_all(oracle_schema(TEMPERATURE_AVSC), d)]
-    assert [r["sensor"] for r in records] == ["sensor-1"] * 4
+    assert [r["device_id"] for r in records] == ["TEMP-SENSOR-001"] * 4
     assert summary["records"] == 4
     for args, message in [(["--channel", "nope"], "no channel 'nope' (known: lab_example, lab_temp)"),
                           (["--channel", "lab_temp", "--source", "example"], "does not match the 'example' source"),
@@ -638,3 +681,54 @@ def test_channel_option_takes_port_and_source_from_relay_yaml(sink, tmp_path):
         p = subprocess.run([BIN, "send", "--config-dir", str(tmp_path), "--count", "1", *args],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 2 and message in p.stderr, p.stderr
+
+
+def _run_on_terminal(args, timeout=30):
+    """Runs speeddata with stdout and stderr on a pseudo-terminal, as in a user's shell;
+    returns everything the terminal received."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    p = subprocess.Popen([BIN, *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the other side closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    assert p.wait(10) == 0, out
+    return out.decode()
+
+
+def test_send_shows_progress_on_a_terminal_and_json_for_scripts():
+    """A long send shows a live line on a terminal and ends with a sentence; a script (stdout
+    not a terminal) or --json gets the one JSON line, and no progress line."""
+    sink = UdpSink()
+    try:
+        port = str(sink.sock.getsockname()[1])
+        text = _run_on_terminal(["send", "--rate", "50", "--duration", "1.6", "--port", port])
+        lines = [seg for seg in text.replace("\r\n", "\n").split("\r") if "records in" in seg and " sent " not in seg]
+        assert len(lines) >= 3, text  # refreshed while it runs (every 0.25 s)
+        assert all("of 1.6 s" in seg for seg in lines) and "/s" in lines[-1], text
+        assert re.search(r"speeddata send: sent (\d+) records in \1 datagrams .* over 1\.\d s, \d+/s\r?\n", text), text
+        assert "{" not in text, text
+        as_json = _run_on_terminal(["send", "--rate", "50", "--count", "10", "--port", port, "--json"])
+        assert "records in" not in as_json, as_json
+        summary = json.loads(as_json.strip().splitlines()[-1])
+        assert summary["records"] == 10 and summary["errors"] == 0
+        piped = subprocess.run([BIN, "send", "--rate", "50", "--count", "5", "--port", port], capture_output=True,
+                               text=True, timeout=30)
+        assert piped.returncode == 0 and json.loads(piped.stdout)["records"] == 5
+        assert piped.stderr == "", piped.stderr
+    finally:
+        sink.close()

@@ -42,13 +42,13 @@ def test_speeddata_send_example_and_temperature(relays):
     for x in recs:
         i = x["counter"]
         assert x["sine_wave"] == pytest.approx(math.sin(2 * math.pi * i / 20), abs=1e-12)
-        assert x["ramp"] == pytest.approx((i % 40) / 40)
+        assert x["ramp"] == pytest.approx((i % 40) / 40 * 2 - 1)
         assert x["square_wave"] == (1.0 if i % 20 < 10 else -1.0)
         assert -0.5 <= x["noise"] < 0.5
     times = [x["time"] for x in recs]
     assert times == sorted(times) and abs(times[-1] / 1e9 - time.time()) < 60
     temps = stack.cached_records("temperature")
-    assert len(temps) == 20 and all(t["status"] in ("OK", "WARN", "FAULT") for t in temps)
+    assert len(temps) == 20 and all(t["status"] == "ok" and t["device_id"] == "TEMP-SENSOR-001" for t in temps)
     assert stack.status("example")["counters"]["malformed"] == 0
 
 
@@ -60,7 +60,8 @@ def test_python_sender_library(relays):
         assert s.send(r)
     s.send_many(records[100:], per_datagram=7)
     t = Sender(str(stack.config_dir / "agents" / "temperature.avsc"), port=temp)
-    reading = {"time": time.time_ns(), "sensor": "lab-1", "temperature": 21.5, "humidity": 40.25, "status": "WARN"}
+    reading = {"time": time.time_ns(), "device_id": "lab-1", "temperature_c": 21.5, "temperature_f": 70.7,
+               "pressure_pa": 101325.0, "humidity_pct": 40.25, "status": "warning"}
     assert t.send(reading)
     wait_for(lambda: stack.counters("example").get("records") == 300, 10, what="300 records")
     wait_for(lambda: stack.counters("temperature").get("records") == 1, 10, what="1 record")

@@ -57,7 +57,7 @@ def test_values_and_ordering_from_a_real_relay(stack):
     sc, port = start_stripchart(stack)
     ids = signal_ids(port)
     assert {"example.counter", "example.sine_wave", "example.ramp", "example.noise"} <= set(ids)
-    assert "example.time" not in ids and "example.word" not in ids  # time is the abscissa, word a string
+    assert "example.time" not in ids and "example.message" not in ids  # time is the abscissa, message a string
     c = subscribe(port, ["example.counter", "example.sine_wave"])
     got = {"example.counter": ([], []), "example.sine_wave": ([], [])}
     by_id = {v: k for k, v in ids.items()}
@@ -99,7 +99,7 @@ def test_values_and_ordering_from_a_real_relay(stack):
                 break
     ch = latest["channels"]["example"]
     assert ch["values"]["counter"] == counters[-1]
-    assert isinstance(ch["values"]["word"], str) and ch["values"]["word"]
+    assert isinstance(ch["values"]["message"], str) and ch["values"]["message"]
     assert ch["time"].endswith("Z") and ch["time"][:2] == "20"
     assert ch["lost"] == 0
     c.close()
@@ -269,16 +269,16 @@ def test_channel_registered_later_in_the_registry_is_picked_up(stack):
             "http": {"port": port}, "orchestrator": {"port": reg_port, "poll_interval": "200ms"}}))
         sc = stack.start("stripchart", name="stripchart")
         wait_http(port)
-        c = subscribe(port, ["late.temperature"])  # not known yet: kept until it appears
-        assert "late.temperature" not in signal_ids(port)
+        c = subscribe(port, ["late.temperature_c"])  # not known yet: kept until it appears
+        assert "late.temperature_c" not in signal_ids(port)
         # Register it: relay.yaml for the relay, the registry for the stripchart.
         stack.add_channel("late", schema="agents/temperature.avsc", decimation={"factor": 1})
         registry["channels"].append({"name": "late", "time_field": "time"})
-        wait_for(lambda: "late.temperature" in signal_ids(port), 5, what="late channel learned")
+        wait_for(lambda: "late.temperature_c" in signal_ids(port), 5, what="late channel learned")
         stack.start_relay("late")
         r = stack.run("send", "--channel", "late", "--count", "5", "--rate", "50")
         assert r.returncode == 0, r.stderr
-        lid = signal_ids(port)["late.temperature"]
+        lid = signal_ids(port)["late.temperature_c"]
         vals = []
         deadline = time.time() + 5
         while len(vals) < 5 and time.time() < deadline:
@@ -313,10 +313,10 @@ def test_channel_registered_with_the_real_orchestrator_shows_up(stack):
                                                 "config": {"decimation": {"factor": 1}}})
     assert st == 201, body
     wait_active(api, "bench1")
-    wait_for(lambda: "bench1.humidity" in signal_ids(port), 5, what="registered channel learned")
+    wait_for(lambda: "bench1.humidity_pct" in signal_ids(port), 5, what="registered channel learned")
     r = stack.run("send", "--source", "temperature", "--port", str(udp), "--count", "5", "--rate", "50")
     assert r.returncode == 0, r.stderr
-    hid = signal_ids(port)["bench1.humidity"]
+    hid = signal_ids(port)["bench1.humidity_pct"]
     vals = []
     deadline = time.time() + 5
     while len(vals) < 5 and time.time() < deadline:
@@ -332,3 +332,187 @@ def test_channel_registered_with_the_real_orchestrator_shows_up(stack):
 def sdtest_free_udp_port():
     from sdtest import free_udp_port
     return free_udp_port()
+
+
+def test_backfill_on_subscribe_then_live_without_gap_or_duplicate(stack):
+    # A page opening late gets the last seconds at once (a frame with sequence 0), and the
+    # frames after it continue exactly where it ends.
+    stack.add_channel("example", decimation={"factor": 1, "algorithm": "downsample"})
+    stack.start_relay("example")
+    sc, port = start_stripchart(stack)
+    ids = signal_ids(port)
+    first = stack.start("send", "--channel", "example", "--rate", "200", "--count", "400", name="send-1")
+    wait_for(lambda: not first.alive(), 20, what="first sender done")
+    time.sleep(0.3)
+    c = subscribe(port, ["example.counter"])
+    later = stack.start("send", "--channel", "example", "--rate", "200", "--count", "300", name="send-2")
+    got, seqs = [], []
+    deadline = time.time() + 15
+    while time.time() < deadline and len(got) < 700:
+        kind, m = c.recv()
+        if kind == "binary":
+            seq, dropped, segs = parse_frame(m)
+            assert dropped == 0
+            seqs.append(seq)
+            got.extend(segs.get(ids["example.counter"], ((), ()))[1])
+    assert seqs[0] == 0 and 0 not in seqs[1:], seqs[:5]  # one backfill, first
+    # Both senders count from 0: 0..399 then 0..299, each sample once, in order.
+    assert got == [float(i) for i in range(400)] + [float(i) for i in range(300)], (len(got), got[:5], got[395:405])
+    c.close()
+    # A client subscribing to a signal it had already is not sent it again.
+    c2 = subscribe(port, ["example.counter"])
+    c2.send_json({"type": "subscribe", "signals": ["example.counter"]})
+    backfills = 0
+    end = time.time() + 2
+    while time.time() < end:
+        try:
+            kind, m = c2.recv()
+        except (TimeoutError, OSError):
+            break
+        if kind == "binary" and parse_frame(m)[0] == 0:
+            backfills += 1
+    assert backfills == 1
+    c2.close()
+
+
+def test_dashboards_config_and_tags_routes(stack):
+    stack.add_channel("example", decimation={"factor": 1})
+    (stack.config_dir / "pivot.yaml").write_text(yaml.safe_dump({"http": {"port": 8123}}))
+    d = stack.config_dir / "dashboards"
+    d.mkdir()
+    (d / "bench.json").write_text(json.dumps({"title": "Bench", "charts": [{"signals": ["example.ramp"]}]}))
+    (d / "broken.json").write_text("{not json")
+    (d / "list.json").write_text("[1, 2]")
+    (stack.root / "outside.json").write_text(json.dumps({"secret": 1}))
+    (d / "escape.json").symlink_to(stack.root / "outside.json")
+    (d / "notes.txt").write_text("ignored")
+    sc, port = start_stripchart(stack)
+    cfg = http_json(port, "/api/v1/config")
+    assert cfg["pivot"] == {"port": 8123} and cfg["tags"] is True and cfg["dashboards"] is True
+    lst = http_json(port, "/api/v1/dashboards")["dashboards"]
+    assert [x["name"] for x in lst] == ["bench", "broken", "list"]  # escape.json points outside: not listed
+    assert lst[0]["title"] == "Bench" and "error" in lst[1] and "error" in lst[2]
+    assert http_json(port, "/api/v1/dashboards/bench") == {"title": "Bench", "charts": [{"signals": ["example.ramp"]}]}
+    assert http_json(port, "/api/v1/dashboards/bench.json")["title"] == "Bench"
+
+    def status(path):
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+    for path, code, start in [("/api/v1/dashboards/nope", 404, "name: no dashboard 'nope'"),
+                              ("/api/v1/dashboards/escape", 404, "name: no dashboard"),
+                              ("/api/v1/dashboards/broken", 400, "dashboard 'broken': broken.json is not a JSON object"),
+                              ("/api/v1/dashboards/list", 400, "dashboard 'list'"),
+                              ("/api/v1/dashboards/a%20b", 400, "name: 'a b' is not a dashboard name"),
+                              ("/api/v1/dashboards/..%2Foutside", 404, "")]:
+        st, body = status(path)
+        assert st == code and body["error"].startswith(start), (path, st, body)
+
+
+def test_tags_reach_every_client_when_made(stack):
+    stack.add_channel("example", decimation={"factor": 1})
+    (stack.config_dir / "pivot.yaml").write_text("{}\n")
+    stack.start_relay("example")
+    sc, port = start_stripchart(stack)
+    c = subscribe(port, [])
+    r = stack.run("send", "--channel", "example", "--count", "50", "--rate", "500")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: stack.cached_records("example"), 10, what="cached records")
+    t0 = stack.cached_records("example")[0]["time"]
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0 / 1e9)) + "Z"
+    made = time.time()
+    r = stack.run("tag", "create", "--name", "from-cli", "--start", start, "--duration", "PT2S", "--channels", "example",
+                  "--note", "n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    tags = None
+    while time.time() < made + 10 and tags is None:
+        kind, m = c.recv()
+        if kind == "text" and m["type"] == "tags" and any(t["name"] == "from-cli" for t in m["tags"]):
+            tags = m["tags"]
+    assert tags, "no tags message"
+    assert time.time() - made < 3
+    (t,) = tags
+    assert t["channels"] == ["example"] and t["note"] == "n" and t["end_ns"] - t["start_ns"] == 2_000_000_000
+    c.close()
+    # A client connecting later gets the list with its hello.
+    c2 = WsClient("127.0.0.1", port)
+    first = [c2.recv() for _ in range(3)]
+    assert any(k == "text" and m["type"] == "tags" and m["tags"][0]["name"] == "from-cli" for k, m in first)
+    c2.close()
+
+
+def test_registered_channel_on_a_new_group_is_joined_and_deregistered_channel_leaves(stack):
+    # No restart of the stripchart: a channel registered with the orchestrator on a decimated
+    # group no channel used before is received; de-registered, it leaves the signal list.
+    from orchlib import start_orchestrator
+    stack.add_channel("example", decimation={"factor": 1})
+    proc, api = start_orchestrator(stack)
+    port = free_tcp_port()
+    (stack.config_dir / "stripchart.yaml").write_text(yaml.safe_dump({
+        "http": {"bind": "127.0.0.1", "port": port},
+        "orchestrator": {"poll_interval": "200ms", "port": int(api.base.rsplit(":", 1)[1])}}))
+    sc = stack.start("stripchart", name="stripchart")
+    wait_http(port)
+    udp = sdtest_free_udp_port()
+    st, ch, _ = api.post("/api/v1/channels", {"name": "newgroup", "schema_path": "agents/example.avsc", "port": udp,
+                                              "config": {"decimation": {"factor": 1},
+                                                         "multicast": {"decimated": {"group": "239.1.7.7", "port": 6077}}}})
+    assert st == 201, ch
+    assert ch["multicast"]["decimated"] == "239.1.7.7:6077", ch
+    wait_for(lambda: "newgroup.counter" in signal_ids(port), 10, what="newgroup in the signal list")
+    c = subscribe(port, ["newgroup.counter"])
+    wait_for(lambda: api.get("/api/v1/channels/newgroup")[1]["status"] == "active", 10, what="relay active")
+    r = stack.run("send", "--port", str(udp), "--count", "100", "--rate", "500")
+    assert r.returncode == 0, r.stderr
+    got = []
+    deadline = time.time() + 10
+    while time.time() < deadline and len(got) < 100:
+        kind, m = c.recv()
+        if kind == "binary":
+            got.extend(parse_frame(m)[2].get(signal_ids(port)["newgroup.counter"], ((), ()))[1])
+    assert got == [float(i) for i in range(100)]
+    assert "joined 239.1.7.7:6077" in sc.output()
+    st, body, _ = api.delete("/api/v1/channels/newgroup")
+    assert st == 200, body
+    wait_for(lambda: "newgroup.counter" not in signal_ids(port), 10, what="newgroup gone from the signal list")
+    assert "newgroup" not in http_json(port, "/api/v1/status")["channels"]
+    assert "example.counter" in signal_ids(port)  # relay.yaml's channel stays
+    c.close()
+
+
+def sdtest_free_udp_port():
+    from sdtest import free_udp_port
+    return free_udp_port()
+
+
+def test_max_clients_caps_both_websockets_together(stack):
+    """http.max_clients is one limit for the page's /ws and the earlier pages' WebSocket on /:
+    with 2, one of each fills it, and a third on either path is answered 503 until one leaves."""
+    stack.add_channel("example")
+    port = free_tcp_port()
+    (stack.config_dir / "stripchart.yaml").write_text(yaml.safe_dump({
+        "http": {"bind": "127.0.0.1", "port": port, "max_clients": 2}, "orchestrator": {"poll_interval": 0}}))
+    p = stack.start("stripchart", name="stripchart")
+    wait_http(port)
+    assert p.alive(), p.output()
+    a = WsClient("127.0.0.1", port, path="/ws")
+    b = WsClient("127.0.0.1", port, path="/")
+    for path in ("/ws", "/"):
+        with pytest.raises(ConnectionError, match=r" 503 "):
+            WsClient("127.0.0.1", port, path=path)
+    b.close()
+    # The slot is released when the server sees the close; then a new client gets in.
+    wait_for(lambda: _ws_accepted(port, "/ws"), 10, what="a slot after a client left")
+    a.close()
+
+
+def _ws_accepted(port, path):
+    try:
+        WsClient("127.0.0.1", port, path=path).close()
+        return True
+    except ConnectionError:
+        return False

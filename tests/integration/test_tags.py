@@ -17,11 +17,11 @@ def test_tags_survive_retention_and_restart(stack, tmp_path):
     server, base = start_server(stack)
     status, _, body = get(base + "/api/v1/tags", method="POST",
                           body={"name": "first half second", "start": iso(T0_NS), "duration": "PT0.5S",
-                                "channels": ["example"], "signals": ["counter", "word"], "note": "keep me"})
+                                "channels": ["example"], "signals": ["counter", "message"], "note": "keep me"})
     assert status == 201, body
     tag = json.loads(body)
     assert tag["name"] == "first half second" and tag["rows"] == 500 and tag["note"] == "keep me"
-    assert tag["channels"] == ["example"] and tag["signals"] == ["counter", "word"]
+    assert tag["channels"] == ["example"] and tag["signals"] == ["counter", "message"]
     tag_file = stack.data_dir / "tags" / tag["file"]
     assert tag_file.exists()
 
@@ -48,13 +48,13 @@ def test_tags_survive_retention_and_restart(stack, tmp_path):
     out.write_bytes(body)
     with h5py.File(out, "r") as f:
         assert list(f["example/counter"][...]) == list(range(500))
-        assert sorted(f["example"].keys()) == ["counter", "time", "word"]
+        assert sorted(f["example"].keys()) == ["counter", "message", "time"]
 
     # Errors name the field.
     for body_, code, msg in [
         ({"start": iso(T0_NS), "duration": "PT1S", "channels": ["example"]}, 400, "name: required"),
         ({"name": "x", "duration": "PT1S", "channels": ["example"]}, 400, "start: required"),
-        ({"name": "x", "start": iso(T0_NS), "channels": ["example"]}, 400, "duration: required (or end)"),
+        ({"name": "x", "start": iso(T0_NS), "channels": ["example"]}, 413, "end: the range is"),
         ({"name": "x", "start": iso(T0_NS), "duration": "PT1S"}, 400, "channels: required"),
         ({"name": "x", "start": iso(T0_NS), "duration": "PT1S", "channels": ["nope"]}, 404, "unknown channel 'nope'"),
         ({"name": "x", "start": iso(T0_NS), "duration": "PT1S", "channels": ["example"]}, 404, "no data in"),

@@ -8,6 +8,14 @@ from sdtest import wait_for
 from orchlib import Api, free_tcp_port, pid_alive
 
 
+def parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def descendants(root):
     """Pids of every live process under root (walks /proc parent links)."""
     parent = {}
@@ -91,8 +99,14 @@ def test_up_restarts_a_crashed_orchestrator(stack):
             return None
         return st == 200
     wait_for(health_pid, 20, what="orchestrator")
-    orch = [p for p in descendants(up.pid) if "orchestrator" in open(f"/proc/{p}/cmdline").read()]
-    assert len(orch) == 1
+    # The orchestrator itself (`speeddata orchestrator ...`): up's own child. Not its relays
+    # (their arguments name paths under state/orchestrator), nor a relay between the
+    # orchestrator's fork and its exec, which still has the orchestrator's command line.
+    def orchestrators():
+        return [p for p in descendants(up.pid) if parent_of(p) == up.pid
+                and open(f"/proc/{p}/cmdline").read().split("\0")[1:2] == ["orchestrator"]]
+    orch = orchestrators()
+    assert len(orch) == 1, orch
     os.kill(orch[0], signal.SIGKILL)
     wait_for(lambda: not pid_alive(orch[0]), 5, what="orchestrator killed")
     wait_for(health_pid, 10, what="orchestrator restarted by up")
@@ -100,3 +114,47 @@ def test_up_restarts_a_crashed_orchestrator(stack):
     up.p.wait(20)
     assert up.p.returncode == 0
     assert descendants(up.pid) == set()
+
+
+def test_a_second_up_on_the_same_data_fails_fast_and_leaves_the_first_alone(stack):
+    # A second `make demo` used to print "SpeedData is up" while its servers looped on
+    # "Address already in use" and its demo source fed the first stack's relay.
+    stack.add_channel("example")
+    copy_server_configs(stack)
+    port = free_tcp_port()
+    first = stack.start("up", "--demo", "--orchestrator-port", str(port), name="up1")
+    api = Api(port)
+    wait_for(lambda: first.alive() and "SpeedData is up" in first.output(), 60, what="first stack up")
+    wait_for(lambda: len(stack.cached_records("example")) >= 20, 20, what="first stack's records")
+    t0 = time.monotonic()
+    second = stack.run("up", "--demo", "--orchestrator-port", str(free_tcp_port()), timeout=30)
+    assert second.returncode == 1, (second.returncode, second.stdout, second.stderr)
+    assert time.monotonic() - t0 < 10
+    assert f"speeddata up: already running (pid {first.pid}, http://127.0.0.1:{port}/)" in second.stderr, second.stderr
+    assert "SpeedData is up" not in second.stdout
+    time.sleep(1.5)
+    assert first.alive()
+    first.p.send_signal(signal.SIGINT)
+    first.p.wait(20)
+    # One source only: counters rise by one, never interleaved with another stack's.
+    counters = [r["counter"] for r in stack.cached_records("example")]
+    assert counters == list(range(counters[0], counters[0] + len(counters))), counters[:20]
+
+
+def test_up_never_says_up_when_a_server_is_not_listening(stack):
+    import socket
+    stack.add_channel("example")
+    copy_server_configs(stack)
+    # Something else holds the stripchart's port.
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", 8081))
+    blocker.listen()
+    try:
+        r = stack.run("up", "--orchestrator-port", str(free_tcp_port()), timeout=90)
+    finally:
+        blocker.close()
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "SpeedData is up" not in r.stdout
+    assert "stripchart is not listening" in r.stderr, r.stderr
+    assert "Address already in use" in r.stderr

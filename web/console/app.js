@@ -1,6 +1,10 @@
 // SpeedData console: channel table (auto-refresh), register form, de-register with
-// confirmation, schema viewer, latest values from the stripchart, dark/light theme.
-import { ApiError, deregisterChannel, getSchema, health, listChannels, registerChannel } from './api.js';
+// confirmation, schema viewer, latest values from the stripchart, dark/light theme, the
+// bearer token for this browser session.
+import {
+  ApiError, deregisterChannel, getSchema, getToken, health, listChannels, registerChannel, setToken, whenUnauthorized,
+} from './api.js';
+import { formatValue, noteScale, scaleOf } from './format.js';
 import { LiveValues } from './live.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -16,6 +20,39 @@ $('#theme').addEventListener('click', () => {
     (root.dataset.theme === 'auto' && matchMedia('(prefers-color-scheme: dark)').matches);
   root.dataset.theme = dark ? 'light' : 'dark';
   localStorage.setItem('speeddata.theme', root.dataset.theme);
+});
+
+// ---------------------------------------------------------------- token
+// Kept in sessionStorage (api.js): it is sent as `Authorization: Bearer` on every API call and
+// in the stripchart WebSocket's query. A 401 answer asks for it here.
+const tokenForm = $('#token-form');
+let live = null;
+function tokenState(text, needed) {
+  $('#token-state').textContent = text;
+  tokenForm.classList.toggle('needed', !!needed);
+  $('#token-forget').hidden = !getToken();
+}
+tokenState(getToken() ? 'token kept for this session' : '');
+whenUnauthorized((e) => {
+  const first = !tokenForm.classList.contains('needed');  // focus once, not on every refresh
+  tokenState(getToken() ? `token refused (401: ${e.message}): enter the right one`
+    : `the orchestrator asks for a token (401): enter it here`, true);
+  if (first) $('#token').focus();
+});
+tokenForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  setToken($('#token').value);
+  $('#token').value = '';
+  tokenState(getToken() ? 'token kept for this session' : '');
+  refresh();
+  if (selected) select(selected);
+  if (live) live.restart();
+});
+$('#token-forget').addEventListener('click', () => {
+  setToken('');
+  tokenState('token forgotten');
+  refresh();
+  if (live) live.restart();
 });
 
 // ---------------------------------------------------------------- formatting
@@ -64,7 +101,9 @@ function renderTable(channels) {
     if (ch.name === selected) tr.className = 'selected';
     tr.append(
       cell(ch.name),
-      cell(ch.status, `status status-${ch.status}`),
+      // "active" alone hid a channel that never gets data: say whether it is receiving.
+      cell(ch.status === 'active' ? `active, ${ch.activity || 'receiving'}` : ch.status,
+           `status status-${ch.status} activity-${ch.activity || ch.status}`),
       cell(ch.port, 'num'),
       cell(ch.source === 'api' ? 'registered' : 'relay.yaml'),
       cell(fmtNum(f.rates && f.rates.records, 1), 'num'),
@@ -117,10 +156,10 @@ function confirmDeregister(name) {
     if (dlg.returnValue !== 'ok') return;
     try {
       await deregisterChannel(name);
-      $('#register-result').textContent = `de-registered ${name}`;
+      say(`de-registered ${name}`, 'ok');
       if (selected === name) selected = null;
     } catch (e) {
-      $('#register-result').textContent = `de-register failed: ${e.message}`;
+      say(`de-register failed: ${e instanceof ApiError ? `${e.status}: ` : ''}${e.message}`, 'error');
     }
     refresh();
   };
@@ -139,32 +178,67 @@ form.schema_file.addEventListener('change', async () => {
   if (file) form.schema.value = await file.text();
 });
 
+// Every click on Register answers visibly: "registering…", then the result. The form is
+// not validated by the browser (novalidate): an empty or bad field goes to the API, whose
+// JSON message is shown as is, so a click never does nothing. Each answer flashes, so the
+// same answer twice is still seen.
+function say(text, kind) {
+  const out = $('#register-result');
+  out.textContent = text;
+  out.className = `small result ${kind}`;
+  if (kind !== 'pending') out.dataset.answers = Number(out.dataset.answers || 0) + 1;
+  out.classList.remove('flash');
+  void out.offsetWidth;  // restart the animation
+  out.classList.add('flash');
+}
+const clock = () => new Date().toLocaleTimeString();
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  const out = $('#register-result');
+  const btn = $('#register-btn');
   const req = { name: form.name.value.trim() };
   if (form.port.value) req.port = Number(form.port.value);
   if (form.querySelector('input[name=schema_mode]:checked').value === 'path') {
-    req.schema_path = form.schema_path.value.trim();
-  } else {
+    if (form.schema_path.value.trim()) req.schema_path = form.schema_path.value.trim();
+  } else if (form.schema.value.trim()) {
     try { req.schema = JSON.parse(form.schema.value); } catch (e) {
-      out.textContent = `schema: not valid JSON (${e.message})`; out.className = 'small error'; return;
+      say(`schema: not valid JSON (${e.message})`, 'error'); return;
     }
   }
   req.config = { decimation: { factor: Number(form.factor.value || 1), algorithm: form.algorithm.value } };
+  say(`registering ${req.name || '(no name)'}…`, 'pending');
+  btn.disabled = true;
   try {
     const ch = await registerChannel(req);
-    out.textContent = `registered ${ch.name} on UDP port ${ch.port}`;
-    out.className = 'small';
-    form.name.value = ''; form.port.value = '';
+    // A clean form for the next channel: the old schema must not be registered again by mistake.
+    form.reset();
+    syncMode();
+    say(`✓ registered ${ch.name} on UDP port ${ch.port} (${clock()})`, 'ok');
     refresh();
   } catch (e) {
-    out.textContent = e instanceof ApiError ? `${e.status}: ${e.message}` : e.message;
-    out.className = 'small error';
+    say(e instanceof ApiError ? `${e.status}: ${e.message}` : e.message, 'error');
+  } finally {
+    btn.disabled = false;
   }
 });
 
 // ---------------------------------------------------------------- latest values
+// A record's field as the stripchart's dashboard shows it (format.js: the same formatter).
+function showValue(v, signal) {
+  if (typeof v === 'number') return formatValue(v, scaleOf(signal));
+  if (v !== null && typeof v === 'object') {
+    const k = Object.keys(v);
+    if (k.length === 1 && (v[k[0]] === null || typeof v[k[0]] !== 'object')) return showValue(v[k[0]], signal);  // Avro union
+  }
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+function noteScales(channels) {
+  for (const [name, st] of Object.entries(channels || {})) {
+    for (const [k, v] of Object.entries(st.values || {})) {
+      const n = v !== null && typeof v === 'object' && Object.keys(v).length === 1 ? Object.values(v)[0] : v;
+      if (typeof n === 'number') noteScale(`${name}.${k}`, n);
+    }
+  }
+}
 function renderValues() {
   const body = $('#values tbody');
   body.replaceChildren();
@@ -176,7 +250,7 @@ function renderValues() {
   for (const [k, v] of Object.entries(st.values)) {
     if (k === st.time_field) continue;  // shown above as ISO 8601
     const tr = document.createElement('tr');
-    tr.append(cell(k, 'muted'), cell(typeof v === 'number' ? fmtNum(v, 6) : JSON.stringify(v), 'num'));
+    tr.append(cell(k, 'muted'), cell(showValue(v, `${selected}.${k}`), 'num'));
     body.append(tr);
   }
 }
@@ -184,10 +258,10 @@ function renderValues() {
 const stripHost = location.hostname || 'localhost';
 const stripUrl = `ws://${stripHost}:8081/ws`;
 $('#stripchart-link').href = `http://${stripHost}:8081/`;
-new LiveValues(stripUrl, (state) => {
+live = new LiveValues(stripUrl, (state) => {
   $('#ws-state').textContent = state === 'connected' ? `live from ${stripUrl}`
     : 'stripchart not running (start `speeddata stripchart` for latest values)';
-}, (channels) => { latest = channels; renderValues(); });
+}, (channels) => { latest = channels; noteScales(channels); renderValues(); });
 
 // ---------------------------------------------------------------- start
 refresh();

@@ -25,7 +25,7 @@ enum class DecodeError : uint8_t {
     bad_union_index,  // union branch index out of range
     bad_enum_index,   // enum symbol index out of range
     bad_boolean,      // boolean byte other than 0 or 1
-    too_deep,         // nesting deeper than the validator's limit (recursive schemas)
+    too_deep,         // nesting deeper than the limit (recursive schemas; see max_depth)
     too_large,        // an array/map count or length larger than the remaining buffer allows
                       // (also: a block byte size that disagrees with the block's items)
     bad_utf8,         // a string or map key that is not valid UTF-8 (readers such as
@@ -48,8 +48,10 @@ struct ValidateResult {
 
 // Knobs for Validator (an addition; Validator(schema) uses the defaults).
 struct ValidatorOptions {
-    // Deepest nesting of arrays, maps, unions and recursive records accepted; deeper data is
-    // DecodeError::too_deep. Bounds stack use on recursive schemas fed hostile data.
+    // Deepest nesting accepted, counted as decode() counts it (one level per record field,
+    // union branch, array item and map value; the root is level 0); deeper data is
+    // DecodeError::too_deep. Bounds stack use on recursive schemas fed hostile data; at the
+    // default, validate() and decode() accept the same datums.
     int max_depth = 128;
     // Check that strings and map keys are UTF-8 (DecodeError::bad_utf8).
     bool check_utf8 = true;

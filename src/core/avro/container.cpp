@@ -266,6 +266,10 @@ Status BlockEncoder::encode_block(std::span<const uint8_t> datums, uint64_t coun
     out.clear();
     const uint8_t* data = datums.data();
     const size_t n = datums.size();
+    if (count > n) {
+        return Status::error("a block of " + std::to_string(count) + " datums in " + std::to_string(n) +
+                             " bytes: datums of zero size cannot be stored (readers reject such a block)");
+    }
     std::string_view payload;
     Status st;
     switch (impl_->options.codec) {
@@ -381,6 +385,7 @@ struct FileReader::Impl {
     std::map<std::string, std::string> metadata;
     SyncMarker sync{};
     uint64_t header_size = 0;
+    bool headerless = false;
     std::unique_ptr<Validator> validator;
 
     uint64_t pos = 0;          // where the next block starts (or where a resync scan resumes)
@@ -531,6 +536,30 @@ Result<FileReader> FileReader::open(const std::filesystem::path& path, const Fil
     int fd = ::open(m.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::error("open " + m.path + ": " + errno_text(errno));
     m.fd = Fd(fd);
+    {
+        char first[4];
+        ssize_t got = read_at(fd, first, sizeof first, 0);
+        if (got < 0) return Status::error("read " + m.path + ": " + errno_text(static_cast<int>(-got)));
+        const bool has_magic = got == 4 && std::memcmp(first, magic, 4) == 0;
+        if (!has_magic && m.options.headerless_schema) {
+            // The earlier relay's layout: blocks from byte 0 (an empty file is one it created
+            // before its first datagram arrived).
+            m.headerless = true;
+            m.schema = *m.options.headerless_schema;
+            m.sync = headerless_sync;
+            if (m.options.validate_datums) m.validator = std::make_unique<Validator>(m.schema);
+            return r;
+        }
+        if (!has_magic && got == 4) {
+            // Say what it probably is: a bare block stream ending in the earlier relay's marker.
+            std::string head(64 * 1024, '\0');
+            ssize_t n = read_at(fd, head.data(), head.size(), 0);
+            if (n > 0 && ::memmem(head.data(), static_cast<size_t>(n), headerless_sync.data(), headerless_sync.size())) {
+                return Status::error(m.path + ": no Avro container header; it looks like a cache file of the earlier "
+                                              "relay (bare blocks with its fixed sync marker): give its schema (--schema)");
+            }
+        }
+    }
     // Read the header in growing pieces: it is usually a few KiB, but the schema is unbounded.
     constexpr uint64_t max_header = 64ULL << 20;
     std::string buf;
@@ -574,6 +603,7 @@ Codec FileReader::codec() const { return impl_->codec; }
 const std::map<std::string, std::string>& FileReader::metadata() const { return impl_->metadata; }
 const SyncMarker& FileReader::sync() const { return impl_->sync; }
 uint64_t FileReader::header_size() const { return impl_->header_size; }
+bool FileReader::headerless() const { return impl_->headerless; }
 const std::vector<std::string>& FileReader::problems() const { return impl_->problems; }
 
 Status FileReader::seek(uint64_t file_offset) {
@@ -721,6 +751,16 @@ Result<bool> FileReader::next_block(Block& out) {
             continue;
         }
         if (m.codec != Codec::null_codec) data = m.data;
+        // As for array counts (validator.cpp): a datum takes at least one byte, even one of
+        // a zero-size type such as null, so that a few bytes cannot claim 2^60 datums and
+        // make every reader (avro cat, the pivot) loop.
+        if (static_cast<uint64_t>(count) > data.size()) {
+            m.problem("damaged block at offset " + std::to_string(start) + ": " + std::to_string(count) +
+                      " datums in " + std::to_string(data.size()) + " bytes; skipped " +
+                      std::to_string(block_end - start) + " bytes");
+            m.pos = block_end;
+            continue;
+        }
         if (m.validator) {
             const auto* p = reinterpret_cast<const uint8_t*>(data.data());
             const auto* e = p + data.size();

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,6 +82,12 @@ struct Block {
     uint64_t file_offset = 0;    // offset of the block's count varint in the file
 };
 
+// The sync marker that ends every block of the earlier (v0.6) relay's cache files. Those
+// files have no container header: from byte 0 they are blocks of one datum each (count 1,
+// byte size, the datagram as received, this marker), null codec; docs/upgrading.md.
+inline constexpr SyncMarker headerless_sync = {0xa4, 0x8a, 0x1e, 0x90, 0x05, 0x04, 0x24, 0x78,
+                                               0x0a, 0x68, 0x33, 0x7f, 0xc2, 0x50, 0x95, 0x63};
+
 // Knobs for FileReader (an addition; open(path) uses the defaults).
 struct FileReaderOptions {
     // Check every datum of every block with the schema's Validator; a block whose datums do
@@ -90,6 +97,11 @@ struct FileReaderOptions {
     // Largest block accepted, compressed or not, in bytes (default 256 MiB). A bigger
     // declared size is treated as damage, which keeps memory bounded.
     uint64_t max_block_bytes = 256ULL << 20;
+    // The schema of a file without a container header (the earlier relay's cache files, see
+    // headerless_sync). Used only when the file does not start with the Avro magic: it is
+    // then read as blocks from byte 0, null codec, ending in headerless_sync, with damage
+    // skipped as in any file. A file with a header is read with its own schema regardless.
+    std::optional<Schema> headerless_schema;
 };
 
 // Reads a container file block by block. A damaged block (bad sync marker, corrupt
@@ -108,7 +120,10 @@ public:
     Codec codec() const;
     const std::map<std::string, std::string>& metadata() const;
     const SyncMarker& sync() const;
-    uint64_t header_size() const;  // offset of the first block
+    uint64_t header_size() const;  // offset of the first block (0 for a headerless file)
+    // True for a file read without a container header (FileReaderOptions::headerless_schema);
+    // its metadata() is then empty.
+    bool headerless() const;
 
     // Positions the reader at a block start (an offset returned in Block::file_offset).
     Status seek(uint64_t file_offset);

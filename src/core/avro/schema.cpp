@@ -1,13 +1,12 @@
 // Avro schema parsing (Avro 1.11 specification), Parsing Canonical Form and CRC-64-AVRO.
 #include "core/avro/schema.hpp"
 #include "core/avro/json_kind.hpp"
+#include "core/fs.hpp"
 
 #include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -201,6 +200,9 @@ private:
         } else if (auto c = what.find("] "); c != std::string::npos) {
             what = what.substr(c + 2);
         }
+        // nlohmann quotes the bytes it read last ("; last read: 's3cr'"): an error about a file
+        // must never echo its content (it may not be a schema at all).
+        if (auto k = what.find("; last read:"); k != std::string::npos) what.resize(k);
         return "invalid JSON at line " + std::to_string(line) + " col " + std::to_string(col) + ": " + what;
     }
 
@@ -764,12 +766,9 @@ Result<Schema> Schema::parse(std::string_view json_text, const ParseOptions& opt
 Result<Schema> Schema::load(const std::filesystem::path& path) { return load(path, ParseOptions{}); }
 
 Result<Schema> Schema::load(const std::filesystem::path& path, const ParseOptions& options) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::error("open " + path.string() + ": " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return Status::error("read " + path.string() + ": " + std::strerror(errno));
-    auto r = parse(ss.str(), options);
+    auto text = read_file(path);
+    if (!text) return text.status();
+    auto r = parse(*text, options);
     if (!r) return r.status().with_context(path.string());
     return r;
 }

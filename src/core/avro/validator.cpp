@@ -84,7 +84,16 @@ double read_double(const uint8_t* p) noexcept {
 bool is_valid_utf8(const uint8_t* p, size_t n) noexcept {
     size_t i = 0;
     while (i < n) {
-        if (i + 8 <= n) {  // ASCII fast path, 8 bytes at a time
+        // ASCII fast path: 32 bytes per test while the text is plain ASCII (the common case;
+        // the relay checks every string of every datagram), then 8 at a time.
+        while (i + 32 <= n) {
+            uint64_t w[4];
+            std::memcpy(w, p + i, 32);
+            if (((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) != 0) break;
+            i += 32;
+        }
+        if (i == n) break;
+        if (i + 8 <= n) {
             uint64_t w;
             std::memcpy(&w, p + i, 8);
             if ((w & 0x8080808080808080ULL) == 0) {
@@ -136,7 +145,8 @@ enum class Op : uint8_t {
     string,    // bytes plus a UTF-8 check
     enumeration,  // a = symbol count
     array,     // a = body sequence, b = minimum encoded size of one item
-    array_fixed,  // a = item width (items are fixed-width; skipped without a loop)
+    array_fixed,  // a = item width (items are fixed-width; skipped without a loop), b = the
+                  // item type's height (levels below the item, for the depth limit)
     map,       // a = value sequence, b = minimum encoded size of one entry
     union_,    // a = first slot in union_table, b = branch count
     call,      // a = record id before linking, sequence start after
@@ -145,6 +155,10 @@ enum class Op : uint8_t {
 
 struct Instr {
     Op op = Op::end;
+    // Nesting level of this op's node below the node its sequence runs (0 for that node), as
+    // decode() counts levels: one per record field, union branch, array item, map value.
+    // Sits in the padding after op; saturates (a sequence nested that deep is too deep).
+    uint16_t level = 0;
     uint32_t a = 0;
     uint32_t b = 0;
     // In the spans program: 1 + the index of the top-level field this op starts, else 0.
@@ -163,6 +177,9 @@ struct Ctx {
 struct Program {
     std::vector<Instr> program;
     std::vector<uint32_t> union_table;  // sequence starts of union branches
+    // At each sequence start: the deepest level of any node in the sequence (nodes that
+    // emit no op, such as null, included). A sequence run at depth d reaches d + height.
+    std::vector<uint16_t> height;
     uint32_t top_plain = 0;             // entry without field marks
     uint32_t top_marked = 0;            // entry with a mark before each top-level field
     size_t field_count = 0;
@@ -238,7 +255,9 @@ inline const uint8_t* read_long_v(const uint8_t* p, Ctx& c, int64_t& out) noexce
 // marks: this is the top-level sequence of the spans program (nested sequences never are).
 template <bool marks>
 const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) const noexcept {
-    if (depth > max_depth) return fail(c, DecodeError::too_deep, p);
+    // depth: the level of the node this sequence runs. Checked once for the whole sequence:
+    // decode() visits every node of it (or fails first), so both reject the same datums.
+    if (depth + height[pc] > max_depth) return fail(c, DecodeError::too_deep, p);
     const Instr* code = program.data();
     for (;;) {
         const Instr& in = code[pc++];
@@ -294,11 +313,12 @@ const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) co
                 int64_t v;
                 if (!(p = read_int(p, c, v))) return nullptr;
                 if (v < 0 || static_cast<uint64_t>(v) >= in.b) return fail(c, DecodeError::bad_union_index, at);
-                if (!(p = run<false>(union_table[in.a + static_cast<uint32_t>(v)], p, c, depth + 1))) return nullptr;
+                if (!(p = run<false>(union_table[in.a + static_cast<uint32_t>(v)], p, c, depth + in.level + 1)))
+                    return nullptr;
                 break;
             }
             case Op::call:
-                if (!(p = run<false>(in.a, p, c, depth + 1))) return nullptr;
+                if (!(p = run<false>(in.a, p, c, depth + in.level))) return nullptr;
                 break;
             case Op::mark:
                 c.spans[in.a].offset = static_cast<uint32_t>(p - c.begin);
@@ -332,6 +352,9 @@ const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) co
                         // in.a is the item width. Zero-width items (null) still may not
                         // outnumber the bytes left: a reader would spin or allocate on them.
                         if (n > remaining / (in.a ? in.a : 1)) return fail(c, DecodeError::too_large, at);
+                        if (depth + in.level + 1 + static_cast<int64_t>(in.b) > max_depth) {
+                            return fail(c, DecodeError::too_deep, p);
+                        }
                         p += n * in.a;
                     } else {
                         if (n > remaining / in.b) return fail(c, DecodeError::too_large, at);
@@ -350,7 +373,7 @@ const uint8_t* Program::run(uint32_t pc, const uint8_t* p, Ctx& c, int depth) co
                                     }
                                     p += len;
                                 }
-                                if (!(p = run<false>(in.a, p, c, depth + 1))) return nullptr;
+                                if (!(p = run<false>(in.a, p, c, depth + in.level + 1))) return nullptr;
                             }
                         }
                     }
@@ -391,8 +414,9 @@ public:
             NodeId id = pending_.back();
             pending_.pop_back();
             std::vector<Instr> seq;
-            for (const Field& f : s_.node(id).fields) emit(f.type, seq);
-            record_start_[id] = append(seq);
+            uint16_t height = 0;
+            for (const Field& f : s_.node(id).fields) emit(f.type, seq, 1, height);
+            record_start_[id] = append(seq, height);
         }
         // Link: a call's a is a record id until every callable sequence exists.
         for (Instr& in : out_.program) {
@@ -406,41 +430,49 @@ private:
 
     uint32_t top_sequence(NodeId root, bool marks) {
         std::vector<Instr> seq;
+        uint16_t height = 0;
         const Node& r = s_.node(root);
         if (r.type == Type::record) {
             for (size_t i = 0; i < r.fields.size(); ++i) {
                 if (!marks) {
-                    emit(r.fields[i].type, seq);
+                    emit(r.fields[i].type, seq, 1, height);
                     continue;
                 }
                 // Each field on its own, so that skips do not merge across field boundaries.
                 std::vector<Instr> field;
-                emit(r.fields[i].type, field);
+                emit(r.fields[i].type, field, 1, height);
                 if (field.empty()) {
-                    seq.push_back({Op::mark, static_cast<uint32_t>(i), 0, 0});
+                    seq.push_back({.op = Op::mark, .a = static_cast<uint32_t>(i)});
                 } else {
                     field.front().mark = static_cast<uint32_t>(i + 1);
                     seq.insert(seq.end(), field.begin(), field.end());
                 }
             }
         } else {
-            emit(root, seq);
+            emit(root, seq, 0, height);
         }
-        return append(seq);
+        return append(seq, height);
     }
 
-    uint32_t append(std::vector<Instr>& seq) {
-        seq.push_back({Op::end, 0, 0, 0});
+    uint32_t append(std::vector<Instr>& seq, uint16_t height) {
+        seq.push_back({.op = Op::end});
         const auto start = static_cast<uint32_t>(out_.program.size());
         out_.program.insert(out_.program.end(), seq.begin(), seq.end());
+        out_.height.resize(out_.program.size(), 0);
+        out_.height[start] = height;
         return start;
     }
 
+    // A sequence of its own for node id (a union branch, array item, map value): the node
+    // at level 0.
     uint32_t sequence_for(NodeId id) {
         std::vector<Instr> seq;
-        emit(id, seq);
-        return append(seq);
+        uint16_t height = 0;
+        emit(id, seq, 0, height);
+        return append(seq, height);
     }
+
+    static uint16_t level16(int level) { return static_cast<uint16_t>(std::min(level, int{UINT16_MAX})); }
 
     // A lower bound stays a lower bound when clamped.
     static uint32_t clamp32(uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); }
@@ -451,7 +483,16 @@ private:
             seq.back().a += static_cast<uint32_t>(n);  // fixed sizes are < 2^32 (schema check)
             return;
         }
-        seq.push_back({Op::skip, static_cast<uint32_t>(n), 0});
+        seq.push_back({.op = Op::skip, .a = static_cast<uint32_t>(n)});
+    }
+
+    // Levels below a fixed-width type's node (decode() visits them for each array item).
+    int64_t fixed_height(NodeId id, int depth = 0) const {
+        const Node& n = s_.node(id);
+        if (n.type != Type::record || depth > 64) return 0;
+        int64_t h = 0;
+        for (const Field& f : n.fields) h = std::max(h, 1 + fixed_height(f.type, depth + 1));
+        return h;
     }
 
     // Bytes of the item when every datum of the type has the same encoded size; -1 otherwise.
@@ -500,20 +541,28 @@ private:
         return r;
     }
 
-    void emit(NodeId id, std::vector<Instr>& seq) {
+    // Appends the ops of node id, at level below the node the sequence runs; height grows to
+    // the deepest level reached.
+    void emit(NodeId id, std::vector<Instr>& seq, int level, uint16_t& height) {
         const Node& n = s_.node(id);
+        const uint16_t lv = level16(level);
+        height = std::max(height, lv);
+        const auto push = [&](Instr in) {
+            in.level = lv;
+            seq.push_back(in);
+        };
         switch (n.type) {
             case Type::null_type: return;
-            case Type::boolean: seq.push_back({Op::boolean, 0, 0}); return;
-            case Type::int_type: seq.push_back({Op::int32, 0, 0}); return;
-            case Type::long_type: seq.push_back({Op::int64, 0, 0}); return;
+            case Type::boolean: push({.op = Op::boolean}); return;
+            case Type::int_type: push({.op = Op::int32}); return;
+            case Type::long_type: push({.op = Op::int64}); return;
             case Type::float_type: emit_skip(seq, 4); return;
             case Type::double_type: emit_skip(seq, 8); return;
             case Type::fixed: emit_skip(seq, n.fixed_size); return;
-            case Type::bytes: seq.push_back({Op::bytes, 0, 0}); return;
-            case Type::string: seq.push_back({Op::string, 0, 0}); return;
+            case Type::bytes: push({.op = Op::bytes}); return;
+            case Type::string: push({.op = Op::string}); return;
             case Type::enum_type:
-                seq.push_back({Op::enumeration, static_cast<uint32_t>(n.symbols.size()), 0});
+                push({.op = Op::enumeration, .a = static_cast<uint32_t>(n.symbols.size())});
                 return;
             case Type::record:
                 if (refs_[id] >= 2) {
@@ -522,27 +571,28 @@ private:
                         record_start_[id] = 0;
                         pending_.push_back(id);
                     }
-                    seq.push_back({Op::call, id, 0});
+                    push({.op = Op::call, .a = id});
                 } else {
-                    for (const Field& f : n.fields) emit(f.type, seq);
+                    for (const Field& f : n.fields) emit(f.type, seq, level + 1, height);
                 }
                 return;
             case Type::array: {
                 const int64_t w = fixed_width(n.items);
                 if (w >= 0) {
-                    seq.push_back({Op::array_fixed, static_cast<uint32_t>(w), 0});
+                    push({.op = Op::array_fixed, .a = static_cast<uint32_t>(w),
+                          .b = static_cast<uint32_t>(fixed_height(n.items))});
                 } else {
                     // At least 1, as for zero-width items (see array_fixed).
                     const uint64_t m = std::max<uint64_t>(1, min_size(n.items));
                     const uint32_t body = sequence_for(n.items);
-                    seq.push_back({Op::array, body, clamp32(m)});
+                    push({.op = Op::array, .a = body, .b = clamp32(m)});
                 }
                 return;
             }
             case Type::map: {
                 const uint64_t m = 1 + min_size(n.values);  // the key's length byte
                 const uint32_t body = sequence_for(n.values);
-                seq.push_back({Op::map, body, clamp32(m)});
+                push({.op = Op::map, .a = body, .b = clamp32(m)});
                 return;
             }
             case Type::union_type: {
@@ -550,7 +600,7 @@ private:
                 for (NodeId b : n.branches) starts.push_back(sequence_for(b));
                 const auto slot = static_cast<uint32_t>(out_.union_table.size());
                 out_.union_table.insert(out_.union_table.end(), starts.begin(), starts.end());
-                seq.push_back({Op::union_, slot, static_cast<uint32_t>(n.branches.size())});
+                push({.op = Op::union_, .a = slot, .b = static_cast<uint32_t>(n.branches.size())});
                 return;
             }
         }
@@ -574,7 +624,8 @@ Validator::Validator(const Schema& schema, const ValidatorOptions& options) : im
     impl_->max_depth = options.max_depth;
     impl_->check_utf8 = options.check_utf8;
     if (schema.root_id() == no_node) {
-        impl_->program.push_back({Op::end, 0, 0, 0});
+        impl_->program.push_back({.op = Op::end});
+        impl_->height.push_back(0);
         return;
     }
     Compiler(schema, *impl_).compile();

@@ -1,5 +1,6 @@
-// Typed values: binary decode/encode and the Avro JSON encoding. Not on the hot path; the
-// code favours clear error messages that name the path inside the datum ($.field[3].x).
+// Typed values: binary decode/encode and the Avro JSON encoding as a JSON tree (the same
+// encoding as compact text: json_text.cpp). Not on the hot path; the code favours clear
+// error messages that name the path inside the datum ($.field[3].x).
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <optional>
 
 #include "core/avro/codec.hpp"
+#include "core/avro/json_node.hpp"
 #include "core/avro/json_kind.hpp"
 
 namespace speeddata::avro {
@@ -38,12 +40,9 @@ std::string_view kind_name(const Value& v) {
     return "?";
 }
 
+using detail::branch_name;
 using detail::json_kind;
-
-// Name of a union branch in the JSON encoding: full name for named types, else the type name.
-std::string branch_name(const Node& n) {
-    return n.full_name.empty() ? std::string(type_name(n.type)) : n.full_name;
-}
+using detail::latin1_to_utf8;
 
 // "long", or "record 'a.b'" for named types.
 std::string type_label(const Node& n) {
@@ -609,21 +608,6 @@ private:
 
 // ---- Value -> JSON ----------------------------------------------------------------------
 
-std::string latin1_to_utf8(const std::string& b) {
-    std::string s;
-    s.reserve(b.size());
-    for (char ch : b) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c < 0x80) {
-            s.push_back(static_cast<char>(c));
-        } else {
-            s.push_back(static_cast<char>(0xC0 | (c >> 6)));
-            s.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-        }
-    }
-    return s;
-}
-
 // A JSON number, or the strings "NaN", "Infinity", "-Infinity" that JSON has no numbers for.
 json float_json(double d) {
     if (std::isnan(d)) return "NaN";
@@ -695,163 +679,6 @@ json to_json_node(const Schema& s, NodeId id, const Value& v, int depth) {
     return nullptr;
 }
 
-// JSON string literal of UTF-8 text. Besides what JSON requires, the C1 controls
-// (U+0080..U+009F) and U+2028/U+2029 are escaped: line-oriented tools (Python's
-// str.splitlines, JavaScript) treat some of them as line breaks, and `avro cat` promises one
-// record per line.
-void append_json_string(std::string& out, std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0 &&
-            static_cast<unsigned char>(s[i + 1]) >= 0x80) {
-            const auto c1 = static_cast<unsigned char>(s[i + 1]);
-            out += "\\u00";
-            out.push_back(hex[c1 >> 4]);
-            out.push_back(hex[c1 & 15]);
-            ++i;
-            continue;
-        }
-        if (c == 0xE2 && i + 2 < s.size() && s[i + 1] == '\x80' &&
-            (s[i + 2] == '\xA8' || s[i + 2] == '\xA9')) {
-            out += s[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
-            i += 2;
-            continue;
-        }
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out.push_back(hex[c >> 4]);
-                    out.push_back(hex[c & 15]);
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-    }
-    out.push_back('"');
-}
-
-template <typename T>
-void append_number(std::string& out, T x) {
-    char buf[40];
-    auto r = std::to_chars(buf, buf + sizeof buf, x);
-    out.append(buf, r.ptr);
-}
-
-template <typename F>
-void append_float_json(std::string& out, F x) {
-    if (std::isnan(x)) {
-        out += "\"NaN\"";
-    } else if (std::isinf(x)) {
-        out += x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-    } else {
-        const size_t at = out.size();
-        append_number(out, x);
-        // "1" would read back as an integer; keep floats recognisable as floats.
-        if (out.find_first_of(".eE", at) == std::string::npos) out += ".0";
-    }
-}
-
-// As to_json_node, written straight into out as compact text with fields in schema order.
-void append_json_node(const Schema& s, NodeId id, const Value& v, std::string& out, int depth) {
-    const Node& n = s.node(id);
-    if (depth > max_depth) {
-        out += "null";
-        return;
-    }
-    switch (v.v.index()) {
-        case Value::null_index: out += "null"; return;
-        case Value::boolean_index: out += std::get<Value::boolean_index>(v.v) ? "true" : "false"; return;
-        case Value::int_index: append_number(out, std::get<Value::int_index>(v.v)); return;
-        case Value::long_index: append_number(out, std::get<Value::long_index>(v.v)); return;
-        case Value::float_index: append_float_json(out, std::get<Value::float_index>(v.v)); return;
-        case Value::double_index: append_float_json(out, std::get<Value::double_index>(v.v)); return;
-        case Value::bytes_index: append_json_string(out, latin1_to_utf8(std::get<Value::bytes_index>(v.v).bytes)); return;
-        case Value::fixed_index: append_json_string(out, latin1_to_utf8(std::get<Value::fixed_index>(v.v).bytes)); return;
-        case Value::string_index: append_json_string(out, std::get<Value::string_index>(v.v)); return;
-        case Value::enum_index: {
-            const int32_t i = std::get<Value::enum_index>(v.v).index;
-            if (n.type == Type::enum_type && i >= 0 && static_cast<size_t>(i) < n.symbols.size()) {
-                append_json_string(out, n.symbols[static_cast<size_t>(i)]);
-            } else {
-                append_number(out, i);
-            }
-            return;
-        }
-        case Value::record_index: {
-            out.push_back('{');
-            const Record& r = std::get<Value::record_index>(v.v);
-            for (size_t i = 0; i < r.size() && i < n.fields.size(); ++i) {
-                if (i) out.push_back(',');
-                append_json_string(out, n.fields[i].name);
-                out.push_back(':');
-                append_json_node(s, n.fields[i].type, r[i], out, depth + 1);
-            }
-            out.push_back('}');
-            return;
-        }
-        case Value::array_index: {
-            out.push_back('[');
-            bool first = true;
-            for (const Value& e : std::get<Value::array_index>(v.v)) {
-                if (!first) out.push_back(',');
-                first = false;
-                if (n.type == Type::array) {
-                    append_json_node(s, n.items, e, out, depth + 1);
-                } else {
-                    out += "null";
-                }
-            }
-            out.push_back(']');
-            return;
-        }
-        case Value::map_index: {
-            out.push_back('{');
-            bool first = true;
-            for (const auto& [k, e] : std::get<Value::map_index>(v.v)) {
-                if (!first) out.push_back(',');
-                first = false;
-                append_json_string(out, k);
-                out.push_back(':');
-                if (n.type == Type::map) {
-                    append_json_node(s, n.values, e, out, depth + 1);
-                } else {
-                    out += "null";
-                }
-            }
-            out.push_back('}');
-            return;
-        }
-        case Value::union_index: {
-            const auto& u = std::get<Value::union_index>(v.v);
-            if (!u || n.type != Type::union_type || u->branch < 0 || static_cast<size_t>(u->branch) >= n.branches.size()) {
-                out += "null";
-                return;
-            }
-            const NodeId b = n.branches[static_cast<size_t>(u->branch)];
-            if (s.node(b).type == Type::null_type) {
-                out += "null";
-                return;
-            }
-            out.push_back('{');
-            append_json_string(out, branch_name(s.node(b)));
-            out.push_back(':');
-            append_json_node(s, b, u->value, out, depth + 1);
-            out.push_back('}');
-            return;
-        }
-    }
-}
-
 }  // namespace
 
 Result<Value> decode(const Schema& schema, const uint8_t*& p, const uint8_t* end) {
@@ -889,14 +716,6 @@ Result<Value> from_json(const Schema& schema, const json& j) {
 json to_json(const Schema& schema, const Value& value) {
     if (schema.root_id() == no_node) return nullptr;
     return to_json_node(schema, schema.root_id(), value, 0);
-}
-
-void append_json(const Schema& schema, const Value& value, std::string& out) {
-    if (schema.root_id() == no_node) {
-        out += "null";
-        return;
-    }
-    append_json_node(schema, schema.root_id(), value, out, 0);
 }
 
 }  // namespace speeddata::avro

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,9 +40,18 @@ std::string_view algorithm_name(DecimationAlgorithm a);
 Result<avro::Codec> parse_codec_name(std::string_view name);
 std::string_view codec_config_name(avro::Codec c);
 
+// What a multicast stream's datagrams look like (multicast.full.format, .decimated.format).
+enum class StreamFormat : uint8_t {
+    speeddata,  // the SpeedData header, then datums packed (docs/wire-format.md)
+    raw,        // one datum per datagram, no header, as the earlier version sent
+};
+Result<StreamFormat> parse_stream_format(std::string_view name);
+std::string_view stream_format_name(StreamFormat f);
+
 struct MulticastStream {
     std::string group;   // IPv4 multicast group
     uint16_t port = 0;
+    StreamFormat format = StreamFormat::speeddata;
 };
 
 struct MulticastConfig {
@@ -67,6 +77,20 @@ struct StorageConfig {
     std::filesystem::path tags_path = "data/tags";  // storage.tags_path
 };
 
+// Who may use the HTTP servers (docs/security.md): one bearer token for every server.
+struct AuthConfig {
+    std::filesystem::path token_file = "none";  // auth.token_file ("none" = no token; relative: to the config dir)
+    bool reads = true;                          // auth.reads: with a token, reads need it too
+    std::string mode = "token";                 // auth.mode: "token", or "none" = no authentication even
+                                                // on a non-loopback bind (on purpose)
+};
+
+// The token every server checks: $SPEEDDATA_TOKEN, else auth.token_file's first line (trailing
+// space trimmed); "" when neither is set. Errors name the file and key ("global.yaml:
+// auth.token_file: cannot read ...").
+Result<std::string> load_token(const AuthConfig& auth, const std::filesystem::path& config_dir,
+                               const std::string& origin);
+
 struct ChannelConfig {
     std::string name;                          // key under channels:
     std::string bind = "127.0.0.1";            // channels.NAME.bind / defaults.bind
@@ -77,8 +101,9 @@ struct ChannelConfig {
     std::string time_unit;                     // "", "ns", "us", "ms", "s" ("" = from logicalType, else inferred;
                                                // written "auto" in the YAML)
 
-    size_t receive_buffer_bytes = 8u << 20;    // SO_RCVBUF request
+    size_t receive_buffer_bytes = 8u << 20;    // SO_RCVBUF request (per receive thread)
     int batch = 64;                            // datagrams per recvmmsg
+    int receive_threads = 1;                   // SO_REUSEPORT sockets, one thread and file stream each
     size_t max_datagram_bytes = 65507;         // larger datagrams are counted malformed (oversized)
 
     size_t block_bytes = 256u << 10;           // container block flushed at this uncompressed size...
@@ -86,6 +111,7 @@ struct ChannelConfig {
     avro::Codec codec = avro::Codec::null_codec;
     int codec_level = -1;
     bool fsync = false;                        // fdatasync after each block
+    size_t burst_buffer_bytes = 64u << 20;     // bytes between receiving and writing (relay's burst buffer)
 
     std::chrono::seconds rotate_interval{3600};   // rotation.interval (0 = off)
     size_t rotate_bytes = 256u << 20;             // rotation.max_size (0 = off)
@@ -105,10 +131,15 @@ struct ChannelConfig {
 struct RelayConfig {
     std::filesystem::path config_dir;
     StorageConfig storage;
+    AuthConfig auth;
     MulticastConfig multicast;                     // global.yaml multicast merged with relay.yaml's
     ChannelConfig defaults;                        // relay.yaml defaults: over the built-ins (no name,
                                                    // port or schema); what parse_channel starts from
     std::map<std::string, ChannelConfig> channels;
+    // One line per key the files spell in the earlier version's form (accepted, mapped onto
+    // the new option): "config/global.yaml: multicast.full_rate.address: earlier spelling of
+    // multicast.full.group". Services log them at start; `config migrate` removes them.
+    std::vector<std::string> notices;
 };
 
 // Loads <config_dir>/global.yaml and <config_dir>/relay.yaml. Relative storage paths are
@@ -125,6 +156,15 @@ Result<RelayConfig> load_relay_config(const std::filesystem::path& config_dir);
 Result<ChannelConfig> parse_channel(const RelayConfig& base, const std::string& name,
                                     std::string_view yaml_text, const std::string& source_name);
 
+// The earlier (v0.6) relay's environment variables, applied over a loaded channel as
+// overrides: RELAY_RX_PORT (port), RELAY_OUTPUT_DIR (the cache goes to DIR/<channel>; relative
+// to the working directory), RELAY_DECIMATION_FACTOR (decimation.factor) and
+// RELAY_DECIMATION_ENABLED (accepted; the decimated stream is always sent). Returns one line per
+// variable set, saying what it overrides; a bad value is an error naming the variable and the
+// range of the key it overrides.
+using EnvLookup = std::function<const char*(const char*)>;
+Result<std::vector<std::string>> apply_relay_environment(ChannelConfig& channel, const EnvLookup& getenv);
+
 // A channel name: used in file names, multicast headers, HDF5 groups and Python attribute
 // access, so 1..64 of [A-Za-z0-9_-], starting with a letter or '_'.
 Status check_channel_name(std::string_view name);
@@ -133,6 +173,7 @@ Status check_channel_name(std::string_view name);
 struct StripchartConfig {
     std::filesystem::path config_dir;
     StorageConfig storage;
+    AuthConfig auth;
     MulticastConfig multicast;             // the streams it subscribes to (decimated by default)
     std::string bind = "127.0.0.1";        // http.bind
     uint16_t port = 8081;                  // http.port (HTTP and WebSocket)
@@ -143,6 +184,8 @@ struct StripchartConfig {
     std::string orchestrator_address = "127.0.0.1";              // orchestrator.address
     uint16_t orchestrator_port = 8080;                           // orchestrator.port
     std::chrono::milliseconds registry_poll_interval{2000};      // orchestrator.poll_interval
+    int max_clients = 256;                 // http.max_clients: WebSocket clients at once (more get 503)
+    std::vector<std::string> notices;                            // as RelayConfig::notices
 };
 Result<StripchartConfig> load_stripchart_config(const std::filesystem::path& config_dir);
 
@@ -150,6 +193,7 @@ Result<StripchartConfig> load_stripchart_config(const std::filesystem::path& con
 struct PivotConfig {
     std::filesystem::path config_dir;
     StorageConfig storage;
+    AuthConfig auth;
     MulticastConfig multicast;
     std::string bind = "127.0.0.1";                 // http.bind
     uint16_t port = 8000;                           // http.port
@@ -160,6 +204,12 @@ struct PivotConfig {
     bool shuffle = true;                            // hdf5.shuffle (byte shuffle filter)
     uint64_t chunk_rows = 65536;                    // hdf5.chunk_rows (rows per dataset chunk)
     int threads = 0;                                // hdf5.threads (chunk encoders; 0 = one per core)
+    int concurrent_exports = 2;                     // limits.concurrent_exports: exports running at once
+    int queued_exports = 8;                         // limits.queued_exports: waiting; more get 503
+    uint64_t max_temp_bytes = 4ull << 30;           // limits.max_temp_space: exports not yet sent
+    std::chrono::milliseconds send_timeout{30000};  // http.send_timeout: a download making no progress is cut
+    std::vector<std::string> notices;               // as RelayConfig::notices
+    bool compat_v06 = false;                        // compat.v06: answer as the v0.6 pivot API did
 };
 Result<PivotConfig> load_pivot_config(const std::filesystem::path& config_dir);
 
@@ -170,6 +220,22 @@ nlohmann::ordered_json channel_to_json(const ChannelConfig& channel);
 nlohmann::ordered_json relay_to_json(const RelayConfig& relay);
 nlohmann::ordered_json stripchart_to_json(const StripchartConfig& stripchart);
 nlohmann::ordered_json pivot_to_json(const PivotConfig& pivot);
+
+// `speeddata config migrate`: a config file of the directory that spells keys in the earlier
+// version's form, with its text in the new form. Comments are kept beside or above the keys
+// they belonged to; those that described keys with no counterpart are listed in
+// dropped_comments. Files already in the new form are not listed.
+struct MigratedFile {
+    std::filesystem::path path;
+    std::string original_text;
+    std::string new_text;
+    std::vector<std::string> notices;           // what changed, as the services report it
+    std::vector<std::string> dropped_comments;  // "line 14: # Options: time, size"
+};
+// Every config file of config_dir (global, relay, stripchart, pivot, orchestrator .yaml) with
+// earlier spellings, rewritten. The new text is checked to parse without a notice. Errors are
+// those a service would report for the same files.
+Result<std::vector<MigratedFile>> migrate_config(const std::filesystem::path& config_dir);
 
 // Parses a duration: "250ms", "30s", "5m", "1h", "7d", or a plain number of seconds.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "core/config/config.hpp"
+#include "core/config/legacy.hpp"
 #include "core/config/options.hpp"
 
 namespace speeddata::config {
@@ -73,6 +74,14 @@ std::string options_markdown() {
     md += "\n### global.yaml: `storage`\n\n"
           "Where data lives. Also allowed in a service file (overriding global.yaml).\n\n";
     md += table(Section::storage, "storage.");
+    md += "\n### global.yaml: `auth`\n\n"
+          "Who may use the HTTP servers: one bearer token for the orchestrator, the stripchart and the pivot "
+          "(docs/security.md). Also allowed in a service file (overriding global.yaml).\n\n";
+    md += table(Section::auth, "auth.");
+    md += "\n### global.yaml: `cluster`\n\n"
+          "Several hosts as one SpeedData over NATS ([fleet.md](fleet.md)). Off by default (`cluster.nats: none`). "
+          "global.yaml only: every service of a host is in the same fleet.\n\n";
+    md += table(Section::cluster, "cluster.");
     md += "\n### relay.yaml: channels\n\n"
           "One entry per channel under `channels:`; NAME is 1..64 letters, digits, `_` or `-`, starting "
           "with a letter or `_` (it names files, HDF5 groups and Python attributes). Each channel needs:\n\n";
@@ -129,7 +138,9 @@ default. Storage: the service file, then global.yaml, then the built-in default.
 
 Relative storage paths are relative to the parent of the config directory (the repository
 root for `config/`). Schema paths are relative to the config directory and must stay inside
-it: no absolute paths, no `..` leading out of it.
+it: no absolute paths, no `..` leading out of it. A schema path with no file there is read
+relative to the parent of the config directory, as the earlier version read it
+(`config/agents/x.avsc`), with a notice (below).
 
 Unknown keys, wrong types, out-of-range values and missing files are errors that name the
 file, the key and what was expected; a service does not start with them:
@@ -140,13 +151,37 @@ config/relay.yaml: channels.example.decimaton: unknown key (did you mean 'decima
 config/relay.yaml: channels.example.schema: cannot read config/agents/x.avsc: No such file or directory
 ```
 
-`speeddata config check [--config-dir DIR]` validates every file and prints
-`config OK: N channels` (exit status 2 and the error otherwise). `speeddata config show
+`speeddata config check [--config-dir DIR]` validates every file, reads the token files the
+servers will read (`auth.token_file`, `http.token_file`), and prints `config OK: N channels`
+(exit status 2 and the error otherwise). `speeddata config show
 [--channel NAME] [--json]` prints the effective values after merging.
 
-From Python, `load_config(service)` of `lib/python/speeddata_config.py` returns global.yaml
-deep-merged with `<service>.yaml` as a dict, as written in the files (built-in defaults are
-not filled in): `load_config('relay')['channels']`, `load_config('relay')['multicast']['decimated']`.
+## Earlier spellings (v0.6)
+
+The earlier version's files are accepted as they are: each key spelled the earlier way is
+mapped onto the option it meant, and every start prints one notice per such key, naming the
+file, the key as written and its new spelling (`speeddata config check` prints them too). An
+error about such a key names it as written (`multicast.full_rate.address (now
+multicast.full.group): expected ...`). `speeddata config migrate [--config-dir DIR]
+[--dry-run]` rewrites the files in the new form, keeping comments beside and above the keys
+they belonged to (it lists those it drops: they described the earlier keys) and the originals
+as `FILE.before-migrate`; after it, `config check` prints no notice. Unknown keys stay errors.
+What else differs from the earlier version: docs/upgrading.md.
+
+| file | earlier form | new form |
+|---|---|---|
+)";
+    for (const auto& a : detail::alias_docs()) {
+        md += "| " + std::string(a.file) + " | " + cell(a.earlier) + " | " + cell(a.now) + " |\n";
+    }
+    md += R"(
+From Python, `load_config(service)` of `lib/python/speeddata_config.py` (`speeddata.config`)
+returns global.yaml deep-merged with `<service>.yaml` as a dict, as written in the files
+(built-in defaults are not filled in): `load_config('relay')['channels']`,
+`load_config('relay')['multicast']['decimated']`. The earlier version's files come back in
+their own shape, as its loader returned them (`channels` a list of `{name, port, schema}`,
+`multicast.decimated.address`); `channel_list(config)` gives the channels as a list of dicts
+with `name` first in either form.
 
 ## Values
 

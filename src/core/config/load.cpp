@@ -4,6 +4,7 @@
 // in that file (unknown keys, wrong types and bad values fail here, naming file and key),
 // giving a map from concrete dotted keys to parsed values; then the values of every file are
 // applied, lowest precedence first, onto structs holding the built-in defaults.
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -12,10 +13,14 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "core/avro/schema.hpp"
 #include "core/config/config.hpp"
+#include "core/config/legacy.hpp"
 #include "core/config/options.hpp"
+#include "core/fs.hpp"
 
 namespace speeddata::config {
 
@@ -28,39 +33,51 @@ namespace fs = std::filesystem;
 
 // The keys one file may hold: a tree built from the option table.
 struct KeyTree {
-    const Option* option = nullptr;                         // set on leaves
-    std::vector<std::pair<std::string, KeyTree>> children;  // table order, for messages
-    std::unique_ptr<KeyTree> any_channel;                   // channels.NAME
+    // A named child. Defined after KeyTree: a std::pair<std::string, KeyTree> member would
+    // need KeyTree complete inside its own definition, which clang with libstdc++ rejects.
+    struct Child;
+    const Option* option = nullptr;        // set on leaves
+    std::vector<Child> children;           // table order, for messages
+    std::unique_ptr<KeyTree> any_channel;  // channels.NAME
 
-    KeyTree* child(std::string_view name) {
-        for (auto& [k, t] : children) {
-            if (k == name) return &t;
-        }
-        return nullptr;
-    }
+    KeyTree* child(std::string_view name);
     const KeyTree* child(std::string_view name) const { return const_cast<KeyTree*>(this)->child(name); }
-    KeyTree& insert(std::string_view dotted, const Option* leaf) {
-        KeyTree* node = this;
-        while (!dotted.empty()) {
-            const size_t dot = dotted.find('.');
-            const std::string_view part = dotted.substr(0, dot);
-            dotted = dot == std::string_view::npos ? std::string_view() : dotted.substr(dot + 1);
-            if (part == "NAME") {
-                if (!node->any_channel) node->any_channel = std::make_unique<KeyTree>();
-                node = node->any_channel.get();
-            } else if (KeyTree* c = node->child(part)) {
-                node = c;
-            } else {
-                node->children.emplace_back(std::string(part), KeyTree{});
-                node = &node->children.back().second;
-            }
-        }
-        node->option = leaf;
-        return *node;
-    }
+    KeyTree& insert(std::string_view dotted, const Option* leaf);
 };
 
-enum class FileKind { global, relay, stripchart, pivot, channel_entry, orchestrator };
+struct KeyTree::Child {
+    std::string key;
+    KeyTree tree;
+};
+
+KeyTree* KeyTree::child(std::string_view name) {
+    for (auto& [k, t] : children) {
+        if (k == name) return &t;
+    }
+    return nullptr;
+}
+
+KeyTree& KeyTree::insert(std::string_view dotted, const Option* leaf) {
+    KeyTree* node = this;
+    while (!dotted.empty()) {
+        const size_t dot = dotted.find('.');
+        const std::string_view part = dotted.substr(0, dot);
+        dotted = dot == std::string_view::npos ? std::string_view() : dotted.substr(dot + 1);
+        if (part == "NAME") {
+            if (!node->any_channel) node->any_channel = std::make_unique<KeyTree>();
+            node = node->any_channel.get();
+        } else if (KeyTree* c = node->child(part)) {
+            node = c;
+        } else {
+            node->children.push_back(Child{std::string(part), KeyTree{}});
+            node = &node->children.back().tree;
+        }
+    }
+    node->option = leaf;
+    return *node;
+}
+
+using detail::FileKind;
 
 void add_section(KeyTree& tree, Section section, const std::string& prefix) {
     for (const Option& o : detail::option_table()) {
@@ -80,6 +97,8 @@ KeyTree build_tree(FileKind kind) {
     }
     add_section(t, Section::multicast, "multicast.");
     add_section(t, Section::storage, "storage.");
+    add_section(t, Section::auth, "auth.");
+    if (kind == FileKind::global) add_section(t, Section::cluster, "cluster.");
     switch (kind) {
         case FileKind::relay:
             add_section(t, Section::channel, "defaults.");
@@ -140,6 +159,10 @@ struct FileValues {
     std::string file;  // as shown in messages: "config/relay.yaml"
     std::map<std::string, Value> values;
     std::vector<std::string> channels;  // keys under channels:, in file order
+    detail::Legacy legacy;              // earlier spellings the file used (legacy.hpp)
+
+    // "config/relay.yaml: channels[0].port": a key as the file spells it, for messages.
+    std::string where(const std::string& key) const { return file + ": " + legacy.shown(key); }
 };
 
 // What a YAML node is, for "got ..." in messages: "a mapping", "\"abc\"", ...
@@ -207,7 +230,7 @@ public:
 
     // "<file>: <path>: <what>" (no path part for the top level).
     Status error(const std::string& path, const std::string& what) const {
-        return Status::error(out_.file + ": " + (path.empty() ? "" : path + ": ") + what);
+        return Status::error(out_.file + ": " + (path.empty() ? "" : out_.legacy.shown(path) + ": ") + what);
     }
 
 private:
@@ -234,6 +257,9 @@ private:
     std::string unknown(const KeyTree& tree, const std::string& key, const std::string& path) const {
         std::vector<std::string> siblings;
         for (const auto& [k, t] : tree.children) siblings.push_back(k);
+        if (const auto old = out_.legacy.old_names.find(path); old != out_.legacy.old_names.end()) {
+            siblings.insert(siblings.end(), old->second.begin(), old->second.end());
+        }
         std::string near = detail::closest(key, siblings);
         if (near.empty()) {
             std::vector<Elsewhere> elsewhere;
@@ -251,35 +277,24 @@ private:
 // Reads a whole file; the error is the OS error alone ("No such file or directory"), for the
 // caller to put in context.
 Result<std::string> read_text(const fs::path& path) {
-    const auto fail = [] { return Status::error(std::strerror(errno)); };
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return fail();
     std::string text;
-    char buf[65536];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    const bool failed = std::ferror(f);
-    const int saved = errno;
-    std::fclose(f);
-    if (failed) {
-        errno = saved;
-        return fail();
-    }
+    if (int e = read_file_into(path, text); e != 0) return Status::error(std::strerror(e));
     return text;
 }
 
 // Parses YAML text and walks it; yaml-cpp's exceptions stop here and become messages that
 // name the source, line and column.
-Result<FileValues> parse_text(const std::string& text, const std::string& source, FileKind kind) {
-    FileValues out;
-    out.file = source;
-    YAML::Node root;
+Result<YAML::Node> load_yaml(const std::string& text, const std::string& source) {
     try {
-        root = YAML::Load(text);
+        return YAML::Load(text);
     } catch (const YAML::Exception& e) {
         return Status::error(source + ": line " + std::to_string(e.mark.line + 1) + ", column " +
                              std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
     }
+}
+
+// Walks a document already rewritten into the new form (legacy.hpp) against the key tree.
+Result<FileValues> walk_document(const YAML::Node& root, FileValues out, FileKind kind) {
     const KeyTree& tree = tree_for(kind);
     Walker walker(tree, out);
     if (!root.IsNull() && !root.IsMap()) {
@@ -292,11 +307,32 @@ Result<FileValues> parse_text(const std::string& text, const std::string& source
     return out;
 }
 
+// Parses YAML text, maps the earlier spellings onto the new keys and walks it; config_dir
+// resolves schema paths of the earlier form.
+Result<FileValues> parse_text(const std::string& text, const std::string& source, FileKind kind,
+                              const fs::path& config_dir) {
+    auto root = load_yaml(text, source);
+    if (!root) return root.status();
+    FileValues out;
+    out.file = source;
+    auto rewritten = detail::rewrite_legacy(*root, kind, source, config_dir, out.legacy);
+    if (!rewritten) return rewritten.status();
+    return walk_document(*rewritten, std::move(out), kind);
+}
+
 Result<FileValues> read_file(const fs::path& config_dir, const char* name, FileKind kind) {
     const fs::path path = config_dir / name;
     auto text = read_text(path);
     if (!text) return Status::error("cannot read " + path.string() + ": " + text.message());
-    return parse_text(*text, path.string(), kind);
+    return parse_text(*text, path.string(), kind, config_dir);
+}
+
+// The notices of the files a service read, in reading order.
+template <typename T>
+void add_notices(T& cfg, std::initializer_list<const FileValues*> files) {
+    for (const FileValues* f : files) {
+        cfg.notices.insert(cfg.notices.end(), f->legacy.notices.begin(), f->legacy.notices.end());
+    }
 }
 
 // Where each option of one channel got its value: "config/relay.yaml: defaults.codec_level",
@@ -328,7 +364,7 @@ void apply(T& target, std::initializer_list<Section> sections, const FileValues&
         const auto it = fv.values.find(key);
         if (it == fv.values.end()) continue;
         if (const auto* a = access_of<T>(o)) a->set(target, it->second);
-        if (origins) (*origins)[std::string(o.key)] = fv.file + ": " + key;
+        if (origins) (*origins)[std::string(o.key)] = fv.where(key);
     }
 }
 
@@ -378,6 +414,9 @@ void merge_globals(T& cfg, const fs::path& config_dir, const FileValues& global,
     apply(cfg.storage, {Section::storage}, global, "storage.");
     apply(cfg.storage, {Section::storage}, service, "storage.");
     resolve_storage(cfg.storage, config_dir);
+    apply_defaults(cfg.auth, {Section::auth});
+    apply(cfg.auth, {Section::auth}, global, "auth.");
+    apply(cfg.auth, {Section::auth}, service, "auth.");
     apply_defaults(cfg.multicast, {Section::multicast});
     apply(cfg.multicast, {Section::multicast}, global, "multicast.");
     apply(cfg.multicast, {Section::multicast}, service, "multicast.");
@@ -451,6 +490,29 @@ Status check_port_free(const ChannelConfig& c, const std::map<std::string, Chann
     return {};
 }
 
+// A raw stream's datagrams do not say their channel: a subscriber can only tell them apart by
+// group and port, so no other channel's stream may share the raw stream's.
+Status check_raw_streams(const ChannelConfig& c, const std::map<std::string, ChannelConfig>& others,
+                         const std::string& entry) {
+    if (!c.multicast.enabled) return {};
+    for (const auto* mine : {&c.multicast.full, &c.multicast.decimated}) {
+        const bool mine_raw = mine->format == StreamFormat::raw;
+        for (const auto& [other_name, other] : others) {
+            if (other_name == c.name || !other.multicast.enabled) continue;
+            for (const auto* theirs : {&other.multicast.full, &other.multicast.decimated}) {
+                if (mine->group != theirs->group || mine->port != theirs->port) continue;
+                if (!mine_raw && theirs->format != StreamFormat::raw) continue;
+                const bool full = mine == &c.multicast.full;
+                return Status::error(entry + "multicast." + (full ? "full" : "decimated") + ": " + mine->group + ":" +
+                                     std::to_string(mine->port) + " is also used by channel '" + other_name +
+                                     "', and a raw stream (format: raw) carries no channel id; give the raw stream a "
+                                     "group or port of its own");
+            }
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 Status check_channel_name(std::string_view name) {
@@ -471,6 +533,7 @@ Result<RelayConfig> load_relay_config(const fs::path& config_dir) {
 
     RelayConfig rc;
     merge_globals(rc, config_dir, *global, *relay);
+    add_notices(rc, {&*global, &*relay});
     const bool relay_sets_multicast = std::any_of(relay->values.begin(), relay->values.end(),
                                                   [](const auto& kv) { return kv.first.starts_with("multicast."); });
     if (auto s = check_streams(rc.multicast, (relay_sets_multicast ? relay->file : global->file) + ": multicast"); !s) {
@@ -488,8 +551,10 @@ Result<RelayConfig> load_relay_config(const fs::path& config_dir) {
         Origins origins = default_origins;
         apply(c, {Section::channel, Section::channel_only}, *relay, entry, &origins);
         apply(c.multicast, {Section::multicast}, *relay, entry + "multicast.");
-        if (auto s = finish_channel(c, name, config_dir, rc.storage, origins, relay->file + ": " + entry); !s) return s;
+        if (auto s = finish_channel(c, name, config_dir, rc.storage, origins, relay->file + ": " + relay->legacy.old_key("channels." + name) + "."); !s)
+            return s;
         if (auto s = check_port_free(c, rc.channels, origins.at("port")); !s) return s;
+        if (auto s = check_raw_streams(c, rc.channels, relay->file + ": " + entry); !s) return s;
         rc.channels.emplace(name, std::move(c));
     }
     return rc;
@@ -498,7 +563,7 @@ Result<RelayConfig> load_relay_config(const fs::path& config_dir) {
 Result<ChannelConfig> parse_channel(const RelayConfig& base, const std::string& name, std::string_view yaml_text,
                                     const std::string& source_name) {
     if (auto s = check_channel_name(name); !s) return s.with_context(source_name);
-    auto entry = parse_text(std::string(yaml_text), source_name, FileKind::channel_entry);
+    auto entry = parse_text(std::string(yaml_text), source_name, FileKind::channel_entry, base.config_dir);
     if (!entry) return entry.status();
 
     ChannelConfig c = base.defaults;
@@ -508,7 +573,37 @@ Result<ChannelConfig> parse_channel(const RelayConfig& base, const std::string& 
     apply(c.multicast, {Section::multicast}, *entry, "multicast.");
     if (auto s = finish_channel(c, name, base.config_dir, base.storage, origins, source_name + ": "); !s) return s;
     if (auto s = check_port_free(c, base.channels, origins.at("port")); !s) return s;
+    if (auto s = check_raw_streams(c, base.channels, source_name + ": "); !s) return s;
     return c;
+}
+
+Result<ClusterConfig> load_cluster_config(const fs::path& config_dir) {
+    auto global = read_file(config_dir, "global.yaml", FileKind::global);
+    if (!global) return global.status();
+    ClusterConfig c;
+    apply_defaults(c, {Section::cluster});
+    apply(c, {Section::cluster}, *global, "cluster.");
+    return c;
+}
+
+std::string cluster_host_name(const ClusterConfig& cluster) {
+    if (!cluster.host.empty()) return cluster.host;
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == 0) return "localhost";
+    return name;
+}
+
+Result<std::string> load_token(const AuthConfig& auth, const fs::path& config_dir, const std::string& origin) {
+    if (const char* env = std::getenv("SPEEDDATA_TOKEN"); env && *env) return std::string(env);
+    if (auth.token_file.empty() || auth.token_file == "none") return std::string();
+    const fs::path file = auth.token_file.is_absolute() ? auth.token_file : config_dir / auth.token_file;
+    auto text = read_text(file);
+    if (!text) return Status::invalid(origin + ": cannot read " + file.string() + ": " + text.message());
+    std::string token = *text;
+    if (auto nl = token.find('\n'); nl != std::string::npos) token.resize(nl);
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.empty()) return Status::invalid(origin + ": " + file.string() + " is empty");
+    return token;
 }
 
 Result<StripchartConfig> load_stripchart_config(const fs::path& config_dir) {
@@ -518,6 +613,7 @@ Result<StripchartConfig> load_stripchart_config(const fs::path& config_dir) {
     if (!own) return own.status();
     StripchartConfig sc;
     merge_globals(sc, config_dir, *global, *own);
+    add_notices(sc, {&*global, &*own});
     apply_defaults(sc, {Section::stripchart});
     apply(sc, {Section::stripchart}, *own, "");
     return sc;
@@ -530,6 +626,7 @@ Result<PivotConfig> load_pivot_config(const fs::path& config_dir) {
     if (!own) return own.status();
     PivotConfig pc;
     merge_globals(pc, config_dir, *global, *own);
+    add_notices(pc, {&*global, &*own});
     apply_defaults(pc, {Section::pivot});
     apply(pc, {Section::pivot}, *own, "");
     return pc;
@@ -542,10 +639,11 @@ Result<OrchestratorConfig> load_orchestrator_config(const fs::path& config_dir) 
     std::error_code ec;
     const bool present = fs::exists(config_dir / "orchestrator.yaml", ec);
     auto own = present ? read_file(config_dir, "orchestrator.yaml", FileKind::orchestrator)
-                       : parse_text("{}", (config_dir / "orchestrator.yaml").string(), FileKind::orchestrator);
+                       : parse_text("{}", (config_dir / "orchestrator.yaml").string(), FileKind::orchestrator, config_dir);
     if (!own) return own.status();
     OrchestratorConfig oc;
     merge_globals(oc, config_dir, *global, *own);
+    add_notices(oc, {&*global, &*own});
     apply_defaults(oc, {Section::orchestrator});
     apply(oc, {Section::orchestrator}, *own, "");
     if (oc.port_range_end < oc.port_range_start)
@@ -554,9 +652,47 @@ Result<OrchestratorConfig> load_orchestrator_config(const fs::path& config_dir) 
     return oc;
 }
 
+Result<std::vector<MigratedFile>> migrate_config(const fs::path& config_dir) {
+    static const std::pair<const char*, FileKind> files[] = {
+        {"global.yaml", FileKind::global},         {"relay.yaml", FileKind::relay},
+        {"stripchart.yaml", FileKind::stripchart}, {"pivot.yaml", FileKind::pivot},
+        {"orchestrator.yaml", FileKind::orchestrator}};
+    std::vector<MigratedFile> out;
+    for (const auto& [name, kind] : files) {
+        const fs::path path = config_dir / name;
+        std::error_code ec;
+        if (kind == FileKind::orchestrator && !fs::exists(path, ec)) continue;  // optional
+        auto text = read_text(path);
+        if (!text) return Status::error("cannot read " + path.string() + ": " + text.message());
+        auto root = load_yaml(*text, path.string());
+        if (!root) return root.status();
+        FileValues fv;
+        fv.file = path.string();
+        auto rewritten = detail::rewrite_legacy(*root, kind, fv.file, config_dir, fv.legacy);
+        if (!rewritten) return rewritten.status();
+        auto walked = walk_document(*rewritten, fv, kind);  // the checks a service makes
+        if (!walked) return walked.status();
+        if (fv.legacy.empty()) continue;
+        MigratedFile m;
+        m.path = path;
+        m.original_text = *text;
+        m.notices = fv.legacy.notices;
+        m.new_text = detail::emit_migrated(*root, *rewritten, *text, fv.legacy, m.dropped_comments);
+        // The new text must say the same, in the new form only.
+        auto again = parse_text(m.new_text, fv.file, kind, config_dir);
+        if (!again) return Status::error(fv.file + ": the migrated text does not read back (" + again.message() + ")");
+        if (!again->legacy.empty() || again->values != walked->values || again->channels != walked->channels) {
+            return Status::error(fv.file + ": the migrated text does not read back as the same options");
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 nlohmann::ordered_json orchestrator_to_json(const OrchestratorConfig& orchestrator) {
     auto out = section_json(orchestrator, {Section::orchestrator});
     out["storage"] = section_json(orchestrator.storage, {Section::storage});
+    out["auth"] = section_json(orchestrator.auth, {Section::auth});
     return out;
 }
 
@@ -578,6 +714,7 @@ nlohmann::ordered_json relay_to_json(const RelayConfig& relay) {
 nlohmann::ordered_json stripchart_to_json(const StripchartConfig& stripchart) {
     auto out = section_json(stripchart, {Section::stripchart});
     out["storage"] = section_json(stripchart.storage, {Section::storage});
+    out["auth"] = section_json(stripchart.auth, {Section::auth});
     out["multicast"] = section_json(stripchart.multicast, {Section::multicast});
     return out;
 }
@@ -585,6 +722,7 @@ nlohmann::ordered_json stripchart_to_json(const StripchartConfig& stripchart) {
 nlohmann::ordered_json pivot_to_json(const PivotConfig& pivot) {
     auto out = section_json(pivot, {Section::pivot});
     out["storage"] = section_json(pivot.storage, {Section::storage});
+    out["auth"] = section_json(pivot.auth, {Section::auth});
     out["multicast"] = section_json(pivot.multicast, {Section::multicast});
     return out;
 }

@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <type_traits>
 
+#include "core/suggest.hpp"
+#include "core/text.hpp"
+
 namespace speeddata::config::detail {
 
 namespace {
@@ -87,6 +90,8 @@ std::vector<Option> make_table() {
     using S = Section;
     using M = MulticastConfig;
     using St = StorageConfig;
+    using A = AuthConfig;
+    using Cl = ClusterConfig;
     using C = ChannelConfig;
     using Sc = StripchartConfig;
     using P = PivotConfig;
@@ -105,6 +110,16 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::multicast, .key = "full.port", .type = Type::integer, .default_text = "6000",
                  .lo = 1, .hi = 65535, .doc = "UDP port of the full-rate stream.",
                  .access = SD_FIELD(M, full.port)});
+    t.push_back({.section = S::multicast, .key = "full.format", .type = Type::choice, .default_text = "speeddata",
+                 .choices = {"speeddata", "raw"},
+                 .doc = "`speeddata`: every datagram starts with the SpeedData header (channel, schema fingerprint, "
+                        "sequence number, record count) and packs datums. `raw`: each datum in a datagram of its own, "
+                        "exactly as received, no header, as the earlier version sent: subscribers cannot count loss, "
+                        "nothing is packed, and the datagrams do not say their channel, so the stream needs a "
+                        "group:port no other channel's stream uses.",
+                 .access = Access<M>{
+                     [](M& m, const Value& v) { m.full.format = *parse_stream_format(as_string(v)); },
+                     [](const M& m) -> Value { return std::string(stream_format_name(m.full.format)); }}});
     t.push_back({.section = S::multicast, .key = "decimated.group", .type = Type::multicast_group,
                  .default_text = "239.1.1.2",
                  .doc = "Multicast group of the decimated stream (what the stripchart shows).",
@@ -112,6 +127,13 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::multicast, .key = "decimated.port", .type = Type::integer,
                  .default_text = "6001", .lo = 1, .hi = 65535, .doc = "UDP port of the decimated stream.",
                  .access = SD_FIELD(M, decimated.port)});
+    t.push_back({.section = S::multicast, .key = "decimated.format", .type = Type::choice,
+                 .default_text = "speeddata", .choices = {"speeddata", "raw"},
+                 .doc = "As `full.format`, for the decimated stream (`raw`: one record per datagram; minmax pairs "
+                        "are not marked). The stripchart needs `speeddata`.",
+                 .access = Access<M>{
+                     [](M& m, const Value& v) { m.decimated.format = *parse_stream_format(as_string(v)); },
+                     [](const M& m) -> Value { return std::string(stream_format_name(m.decimated.format)); }}});
     t.push_back({.section = S::multicast, .key = "ttl", .type = Type::integer, .default_text = "1",
                  .unit = "hops", .lo = 0, .hi = 255,
                  .doc = "IP_MULTICAST_TTL: 0 keeps datagrams on this host, 1 on the local network segment.",
@@ -154,6 +176,40 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::storage, .key = "tags_path", .type = Type::path, .default_text = "./data/tags",
                  .doc = "Tagged exports kept for analysis.", .access = SD_FIELD(St, tags_path)});
 
+    // --- auth (global.yaml; overridable in any service file; docs/security.md)
+    t.push_back({.section = S::auth, .key = "token_file", .type = Type::path, .default_text = "none",
+                 .doc = "File holding the bearer token every server checks (`Authorization: Bearer <token>`) on "
+                        "every request that changes something, and on reads when `auth.reads` is true. Relative: to "
+                        "the config directory; `none` = no token. `$SPEEDDATA_TOKEN` overrides it.",
+                 .access = SD_FIELD(A, token_file)});
+    t.push_back({.section = S::auth, .key = "reads", .type = Type::boolean, .default_text = "true",
+                 .doc = "With a token: reads (live data, the cache, exports, the registry) need it too. false lets "
+                        "anyone who can reach a port read, while changes still need the token. Health checks and "
+                        "the pages themselves never need it.",
+                 .access = SD_FIELD(A, reads)});
+    t.push_back({.section = S::auth, .key = "mode", .type = Type::choice, .default_text = "token",
+                 .choices = {"token", "none"},
+                 .doc = "`token`: a server bound to a non-loopback address refuses to start without a token. "
+                        "`none`: run without authentication even then, on purpose (a closed network).",
+                 .access = SD_FIELD(A, mode)});
+
+    // --- cluster (global.yaml; overridable in any service file; docs/fleet.md)
+    t.push_back({.section = S::cluster, .key = "nats", .type = Type::nats_url, .default_text = "none",
+                 .doc = "The local NATS server (JetStream enabled) that joins this host to a fleet: channels registered "
+                        "on any host are kept in a replicated key-value bucket, each host runs the relays assigned to "
+                        "it, every host's API shows the whole fleet and live data is also published to NATS "
+                        "(docs/fleet.md). `none`: a single host (SQLite, local files, no NATS).",
+                 .access = SD_FIELD(Cl, nats)});
+    t.push_back({.section = S::cluster, .key = "host", .type = Type::host_name, .default_text = "",
+                 .doc = "This host's name in the fleet: a channel registered with `host: NAME` runs its relay on the "
+                        "host of that name. Empty: the machine's hostname.",
+                 .access = SD_FIELD(Cl, host)});
+    t.push_back({.section = S::cluster, .key = "replicas", .type = Type::integer, .default_text = "0",
+                 .unit = "copies", .lo = 1, .hi = 5, .zero_ok = true,
+                 .doc = "Copies JetStream keeps of the fleet's registry, status and tags (set when the first host "
+                        "creates them). 0 = min(3, the NATS servers the client knows when it first connects).",
+                 .access = SD_FIELD(Cl, replicas)});
+
     // --- relay: per channel (channels.NAME.*), with defaults (defaults.*)
     t.push_back({.section = S::channel_only, .key = "port", .type = Type::integer, .lo = 1, .hi = 65535,
                  .doc = "UDP port the channel's sources send to; one channel per port. Required.",
@@ -173,6 +229,13 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::channel, .key = "batch", .type = Type::integer, .default_text = "64",
                  .unit = "datagrams", .lo = 1, .hi = 1024,
                  .doc = "Datagrams read per recvmmsg call.", .access = SD_FIELD(C, batch)});
+    t.push_back({.section = S::channel, .key = "receive_threads", .type = Type::integer, .default_text = "1",
+                 .unit = "threads", .lo = 1, .hi = 64,
+                 .doc = "Receive threads for a channel faster than one core: each has its own socket on the port "
+                        "(SO_REUSEPORT; the kernel spreads datagrams over them at random), burst buffer and file "
+                        "stream (`_s<K>` in the file names); readers merge the streams by time. The multicast "
+                        "streams stay one each (docs/relay.md).",
+                 .access = SD_FIELD(C, receive_threads)});
     t.push_back({.section = S::channel, .key = "max_datagram", .type = Type::size, .default_text = "65507",
                  .unit = "bytes", .lo = 1, .hi = max_udp_payload,
                  .doc = "Largest datagram accepted; a larger one is counted as oversized and dropped.",
@@ -201,6 +264,14 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::channel, .key = "fsync", .type = Type::boolean, .default_text = "false",
                  .doc = "fdatasync after each block: survives power loss, at the cost of a disk flush per block.",
                  .access = SD_FIELD(C, fsync)});
+    t.push_back({.section = S::channel, .key = "burst_buffer", .type = Type::size, .default_text = "64MiB",
+                 .unit = "bytes", .lo = 0, .hi = 64 * gib,
+                 .doc = "Memory between receiving and writing to disk: how long a stalled or slow disk is "
+                        "bridged without losing a record (64 MiB is 0.5 s at 1 Gbit/s). Reserved, not used: "
+                        "pages are touched only when a backlog needs them and returned once it has drained. "
+                        "Size it as link rate x the longest disk stall to bridge; at least two blocks and a "
+                        "datagram are always used.",
+                 .access = SD_FIELD(C, burst_buffer_bytes)});
     t.push_back({.section = S::channel, .key = "rotation.interval", .type = Type::duration,
                  .default_text = "1h", .lo = ms_per_s, .hi = 365 * ms_per_d, .zero_ok = true,
                  .whole_seconds = true,
@@ -231,8 +302,9 @@ std::vector<Option> make_table() {
                  .default_text = "downsample", .choices = {"downsample", "average", "minmax", "rms"},
                  .aliases = {{"min-max", "minmax"}},
                  .doc = "How a window becomes output: `downsample` keeps one record, `average` and `rms` "
-                        "the mean and root-mean-square of numeric fields, `minmax` a min and a max record "
-                        "(the envelope); other fields carry the window's last value.",
+                        "the mean and root-mean-square of numeric fields, `minmax` two records holding each "
+                        "numeric field's min and max in the order they occurred (the envelope); other fields "
+                        "carry the window's last value.",
                  .access = Access<C>{
                      [](C& c, const Value& v) { c.decimation_algorithm = *parse_algorithm(as_string(v)); },
                      [](const C& c) -> Value { return std::string(algorithm_name(c.decimation_algorithm)); }}});
@@ -281,6 +353,11 @@ std::vector<Option> make_table() {
                  .doc = "How often the registry is asked for new channels (0 = never: only relay.yaml's "
                         "channels are shown). An unreachable orchestrator is retried, not an error.",
                  .access = SD_FIELD(Sc, registry_poll_interval)});
+    t.push_back({.section = S::stripchart, .key = "http.max_clients", .type = Type::integer, .default_text = "256",
+                 .unit = "clients", .lo = 1, .hi = 100'000,
+                 .doc = "WebSocket clients served at once, /ws and the earlier pages' / together; more are "
+                        "answered 503 (each costs a descriptor and a queue of up to client_queue_limit frames).",
+                 .access = SD_FIELD(Sc, max_clients)});
 
     // --- orchestrator.yaml (docs/orchestrator.md)
     t.push_back({.section = S::orchestrator, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",
@@ -322,6 +399,12 @@ std::vector<Option> make_table() {
                  .default_text = "5s", .lo = 100, .hi = ms_per_h,
                  .doc = "How long a relay may take to flush and exit on stop or de-registration before SIGKILL.",
                  .access = SD_FIELD(O, stop_timeout)});
+    t.push_back({.section = S::orchestrator, .key = "relays.watchdog_timeout", .type = Type::duration,
+                 .default_text = "15s", .lo = 1000, .hi = ms_per_h, .zero_ok = true,
+                 .doc = "A running relay whose status file has not been updated for this long (stopped, or stuck "
+                        "in a system call) is killed and restarted, and the restart counted (0 = off). Relays "
+                        "update it every second.",
+                 .access = SD_FIELD(O, watchdog_timeout)});
 
     // --- pivot.yaml
     t.push_back({.section = S::pivot, .key = "http.bind", .type = Type::ipv4, .default_text = "127.0.0.1",
@@ -335,6 +418,31 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::pivot, .key = "limits.max_duration", .type = Type::duration,
                  .default_text = "5m", .lo = ms_per_s, .hi = 30 * ms_per_d, .whole_seconds = true,
                  .doc = "Longest time range one export request may cover.", .access = SD_FIELD(P, max_duration)});
+    t.push_back({.section = S::pivot, .key = "limits.concurrent_exports", .type = Type::integer,
+                 .default_text = "2", .unit = "exports", .lo = 1, .hi = 256,
+                 .doc = "REST exports (and tag creations) running at once, each on a worker thread; health, "
+                        "channels and tags are answered at once regardless.",
+                 .access = SD_FIELD(P, concurrent_exports)});
+    t.push_back({.section = S::pivot, .key = "limits.queued_exports", .type = Type::integer,
+                 .default_text = "8", .unit = "exports", .lo = 0, .hi = 10'000,
+                 .doc = "Exports waiting for a worker; more get 503 with Retry-After.",
+                 .access = SD_FIELD(P, queued_exports)});
+    t.push_back({.section = S::pivot, .key = "limits.max_temp_space", .type = Type::size,
+                 .default_text = "4GiB", .unit = "bytes", .lo = mib, .hi = 1024 * tib,
+                 .doc = "Temporary space held by exports written but not yet downloaded; a new export gets 503 "
+                        "while more is held.",
+                 .access = SD_FIELD(P, max_temp_bytes)});
+    t.push_back({.section = S::pivot, .key = "http.send_timeout", .type = Type::duration,
+                 .default_text = "30s", .lo = 100, .hi = ms_per_h,
+                 .doc = "A download that makes no progress for this long is cut and its temporary file removed "
+                        "(a client that stopped reading cannot pin the disk).",
+                 .access = SD_FIELD(P, send_timeout)});
+    t.push_back({.section = S::pivot, .key = "compat.v06", .type = Type::boolean, .default_text = "false",
+                 .doc = "Answer REST exports as the v0.6 pivot API did: a channel that is unknown or has no record "
+                        "in the range is an empty group of a 200 answer (false: 404 naming the channel or the "
+                        "range), and health says `\"status\": \"healthy\"` instead of `\"ok\"`. For earlier "
+                        "scripts; docs/upgrading.md.",
+                 .access = SD_FIELD(P, compat_v06)});
     t.push_back({.section = S::pivot, .key = "hdf5.compression", .type = Type::choice, .default_text = "gzip",
                  .choices = {"gzip", "none"}, .doc = "Compression filter of the HDF5 datasets.",
                  .access = SD_FIELD(P, compression)});
@@ -352,7 +460,7 @@ std::vector<Option> make_table() {
                  .access = SD_FIELD(P, chunk_rows)});
     t.push_back({.section = S::pivot, .key = "hdf5.threads", .type = Type::integer, .default_text = "0",
                  .unit = "threads", .lo = 0, .hi = 256,
-                 .doc = "Threads that compress chunks, shared by all exports of the process; 0 = one per core.",
+                 .doc = "Threads that compress chunks, for each export (its own, started and joined with it); 0 = one per core.",
                  .access = SD_FIELD(P, threads)});
     return t;
 }
@@ -423,6 +531,8 @@ std::string_view type_name(Type t) {
         case Type::multicast_group: return "IPv4 multicast group";
         case Type::path: return "path";
         case Type::schema_path: return "schema path";
+        case Type::nats_url: return "NATS URL";
+        case Type::host_name: return "host name";
     }
     return "?";
 }
@@ -441,6 +551,8 @@ std::string expected_text(const Option& o) {
         case Type::multicast_group: return "an IPv4 multicast group (224.0.0.0 to 239.255.255.255)";
         case Type::path: return "a path";
         case Type::schema_path: return "a path relative to the config directory, inside it";
+        case Type::nats_url: return "none or nats://HOST:PORT (several separated by commas)";
+        case Type::host_name: return "a host name (letters, digits, '.', '_', '-')";
     }
     return "?";
 }
@@ -458,34 +570,13 @@ std::string allowed_text(const Option& o) {
         case Type::multicast_group: return "224.0.0.0 to 239.255.255.255";
         case Type::path: return "relative or absolute";
         case Type::schema_path: return "relative, inside the config directory";
+        case Type::nats_url: return "`none`, `nats://HOST:PORT[,nats://...]`";
+        case Type::host_name: return "empty (the hostname) or 1..64 of `[A-Za-z0-9._-]`";
     }
     return "";
 }
 
-std::string quote(std::string_view text) {
-    constexpr size_t max_shown = 60;
-    std::string out = "\"";
-    for (size_t i = 0; i < text.size() && i < max_shown; ++i) {
-        const unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (c < 0x20) {
-            static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > max_shown) out += "...";
-    return out + "\"";
-}
+std::string quote(std::string_view text) { return double_quoted(text, 60); }
 
 Result<Value> parse_value(const Option& o, const Scalar& s) {
     const auto bad = [&](std::string_view why = "") {
@@ -573,6 +664,28 @@ Result<Value> parse_value(const Option& o, const Scalar& s) {
         case Type::path:
             if (text.empty()) return bad();
             return Value(text);
+        case Type::nats_url: {
+            if (text == "none") return Value(text);
+            size_t start = 0;
+            while (start <= text.size()) {
+                const size_t end = std::min(text.find(',', start), text.size());
+                const std::string_view url = std::string_view(text).substr(start, end - start);
+                const bool scheme = url.rfind("nats://", 0) == 0 || url.rfind("tls://", 0) == 0;
+                const size_t host_at = url.find("://") + 3;
+                if (!scheme || url.size() <= host_at ||
+                    std::any_of(url.begin(), url.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
+                    return bad();
+                start = end + 1;
+            }
+            return Value(text);
+        }
+        case Type::host_name: {
+            if (text.size() > 64 || !std::all_of(text.begin(), text.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+                }))
+                return bad();
+            return Value(text);
+        }
         case Type::schema_path: {
             if (text.empty()) return bad();
             const std::filesystem::path p(text);
@@ -618,34 +731,7 @@ Value default_value(const Option& o) {
 }
 
 std::string closest(std::string_view key, const std::vector<std::string>& candidates) {
-    // Optimal string alignment distance: typos are mostly one insertion, deletion,
-    // substitution or swap of neighbours ("decimaton", "prot").
-    const auto distance = [](std::string_view a, std::string_view b) {
-        std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-        for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-        for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-        for (size_t i = 1; i <= a.size(); ++i) {
-            for (size_t j = 1; j <= b.size(); ++j) {
-                const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-                    d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-                }
-            }
-        }
-        return d[a.size()][b.size()];
-    };
-    std::string best;
-    size_t best_d = SIZE_MAX;
-    for (const auto& c : candidates) {
-        const size_t limit = c.size() <= 4 ? 1 : 2;
-        const size_t d = distance(key, c);
-        if (d <= limit && d < best_d) {
-            best = c;
-            best_d = d;
-        }
-    }
-    return best;
+    return speeddata::closest_name(key, candidates);
 }
 
 }  // namespace speeddata::config::detail

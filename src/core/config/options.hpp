@@ -1,6 +1,6 @@
 // The option table: one row per configuration option. Each row is the only description of
 // its option: key, type, default, unit, allowed range or values, doc sentence, and the struct
-// field it fills. Parsing (yaml_tree.cpp), defaults and merging (load.cpp), `config show` and
+// field it fills. Parsing, defaults and merging (load.cpp; the earlier spellings in legacy.cpp), `config show` and
 // docs/config.md (docs.cpp) are all driven from it.
 //
 // Internal to sd_config; other code uses config.hpp.
@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/config/cluster.hpp"
 #include "core/config/config.hpp"
 #include "core/config/orchestrator_config.hpp"
 
@@ -30,6 +31,8 @@ enum class Type : uint8_t {
     multicast_group,  // IPv4 address in 224.0.0.0/4
     path,             // filesystem path (storage): relative ones are resolved by the loader
     schema_path,      // relative path of an .avsc file that stays inside the config dir
+    nats_url,         // "none" or a comma-separated list of nats:// (or tls://) URLs
+    host_name,        // a host's name in a fleet: letters, digits, '.', '_', '-' ("" = the hostname)
 };
 std::string_view type_name(Type t);  // the docs' "type" column: "integer", "duration", ...
 
@@ -37,6 +40,8 @@ std::string_view type_name(Type t);  // the docs' "type" column: "integer", "dur
 enum class Section : uint8_t {
     multicast,   // multicast.K in global.yaml or any service file; channels.NAME.multicast.K
     storage,     // storage.K in global.yaml or any service file
+    auth,        // auth.K in global.yaml or any service file
+    cluster,     // cluster.K in global.yaml only (docs/fleet.md)
     channel,     // defaults.K and channels.NAME.K in relay.yaml
     channel_only,// channels.NAME.K only (port, schema: one per channel, no default)
     stripchart,  // K in stripchart.yaml
@@ -55,7 +60,7 @@ struct Access {
     void (*set)(T&, const Value&) = nullptr;
     Value (*get)(const T&) = nullptr;
 };
-using Accessor = std::variant<Access<MulticastConfig>, Access<StorageConfig>, Access<ChannelConfig>,
+using Accessor = std::variant<Access<MulticastConfig>, Access<StorageConfig>, Access<AuthConfig>, Access<ClusterConfig>, Access<ChannelConfig>,
                               Access<StripchartConfig>, Access<PivotConfig>, Access<OrchestratorConfig>>;
 
 struct Alias {

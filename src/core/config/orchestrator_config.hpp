@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@ namespace speeddata::config {
 struct OrchestratorConfig {
     std::filesystem::path config_dir;
     StorageConfig storage;
+    AuthConfig auth;
     MulticastConfig multicast;
     std::string bind = "127.0.0.1";                          // http.bind
     uint16_t port = 8080;                                    // http.port
@@ -31,6 +33,8 @@ struct OrchestratorConfig {
     std::chrono::milliseconds restart_max_delay{30000};      // restart.max_delay
     std::chrono::milliseconds restart_stable_after{10000};   // restart.stable_after
     std::chrono::milliseconds stop_timeout{5000};            // relays.stop_timeout
+    std::chrono::milliseconds watchdog_timeout{15000};       // relays.watchdog_timeout (0 = off)
+    std::vector<std::string> notices;                        // as RelayConfig::notices
 };
 
 // Loads <config_dir>/global.yaml and, when present, <config_dir>/orchestrator.yaml (every key

@@ -164,6 +164,16 @@ std::string_view algorithm_name(DecimationAlgorithm a) {
     return "?";
 }
 
+Result<StreamFormat> parse_stream_format(std::string_view name) {
+    if (name == "speeddata") return StreamFormat::speeddata;
+    if (name == "raw") return StreamFormat::raw;
+    return Status::error("expected one of speeddata, raw, got " + detail::quote(name));
+}
+
+std::string_view stream_format_name(StreamFormat f) {
+    return f == StreamFormat::raw ? "raw" : "speeddata";
+}
+
 Result<avro::Codec> parse_codec_name(std::string_view name) {
     if (name == "null" || name == "none") return avro::Codec::null_codec;
     if (name == "deflate") return avro::Codec::deflate;

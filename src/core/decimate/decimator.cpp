@@ -83,18 +83,18 @@ int Decimator::push(const uint8_t* datum, size_t size, const avro::FieldSpan* sp
         const uint8_t* p = datum + spans[i].offset;
         if (k == Kind::int_field || k == Kind::long_field) {
             int64_t v = read_int(p, spans[i].length);
-            if (first) { a.isum = 0; a.sumsq = 0; a.imin = a.imax = v; }
+            if (first) { a.isum = 0; a.sumsq = 0; a.imin = a.imax = v; a.min_at = a.max_at = 0; }
             a.isum += v;
             a.sumsq += static_cast<long double>(v) * v;
-            if (v < a.imin) a.imin = v;
-            if (v > a.imax) a.imax = v;
+            if (v < a.imin) { a.imin = v; a.min_at = seen_; }
+            if (v > a.imax) { a.imax = v; a.max_at = seen_; }
         } else {
             double v = read_real(p, k == Kind::float_field);
-            if (first) { a.fsum = 0; a.sumsq = 0; a.fmin = a.fmax = v; }
+            if (first) { a.fsum = 0; a.sumsq = 0; a.fmin = a.fmax = v; a.min_at = a.max_at = 0; }
             a.fsum += v;
             a.sumsq += static_cast<long double>(v) * v;
-            if (v < a.fmin) a.fmin = v;
-            if (v > a.fmax) a.fmax = v;
+            if (v < a.fmin) { a.fmin = v; a.min_at = seen_; }
+            if (v > a.fmax) { a.fmax = v; a.max_at = seen_; }
         }
     }
     if (first && time_field_ >= 0) {
@@ -121,7 +121,9 @@ int Decimator::push(const uint8_t* datum, size_t size, const avro::FieldSpan* sp
     return emitted;
 }
 
-// Writes field i of an output record. which: for minmax 0 = min record, 1 = max record.
+// Writes field i of an output record. which (minmax only): 0 = the window's first output
+// record, 1 = its second. Per field, the first record carries whichever extreme occurred
+// first in the window, so a line through the points rises where the signal rose.
 void Decimator::encode_field(size_t i, const uint8_t* datum, const avro::FieldSpan* spans, int which,
                              std::string& out) const {
     const auto n = static_cast<uint64_t>(factor_);
@@ -157,7 +159,7 @@ void Decimator::encode_field(size_t i, const uint8_t* datum, const avro::FieldSp
             case DecimationAlgorithm::rms:
                 v = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(a.sumsq / n))));
                 break;
-            case DecimationAlgorithm::minmax: v = which == 0 ? a.imin : a.imax; break;
+            case DecimationAlgorithm::minmax: v = (which == 0) == a.min_first() ? a.imin : a.imax; break;
             case DecimationAlgorithm::downsample: break;
         }
         if (k == Kind::int_field) {
@@ -170,7 +172,7 @@ void Decimator::encode_field(size_t i, const uint8_t* datum, const avro::FieldSp
         switch (algorithm_) {
             case DecimationAlgorithm::average: v = a.fsum / static_cast<double>(n); break;
             case DecimationAlgorithm::rms: v = std::sqrt(static_cast<double>(a.sumsq / n)); break;
-            case DecimationAlgorithm::minmax: v = which == 0 ? a.fmin : a.fmax; break;
+            case DecimationAlgorithm::minmax: v = (which == 0) == a.min_first() ? a.fmin : a.fmax; break;
             case DecimationAlgorithm::downsample: break;
         }
         if (k == Kind::float_field) avro::append_float(out, static_cast<float>(v));

@@ -12,9 +12,13 @@
 //               Time: the midpoint of the window's first and last time stamps.
 //   rms         one record per window: sqrt(mean(x^2)) of each numeric field (rounded for
 //               int/long). Time: the midpoint, as for average.
-//   minmax      two records per window: the first holds each numeric field's minimum and
-//               the window's first time stamp, the second each field's maximum and the
-//               window's last time stamp (the envelope, in time order).
+//   minmax      two records per window, time stamped with the window's first and its last
+//               record's time. Per numeric field, the first record holds the extreme (min
+//               or max) that occurred first in the window and the second the other one
+//               (the first occurrence of each extreme counts; a constant window gives the
+//               value twice). So a line through the points rises where the signal rose and
+//               falls where it fell, and time never goes backwards. Fields are ordered
+//               independently: in one record, one field may hold its max, another its min.
 //
 // With factor 1 every record passes through unchanged whatever the algorithm. A window
 // that is not complete when the relay stops is not emitted.
@@ -55,6 +59,8 @@ private:
         long double sumsq = 0;
         int64_t imin = 0, imax = 0;
         double fmin = 0, fmax = 0;
+        uint64_t min_at = 0, max_at = 0;  // position in the window of the first min / first max
+        bool min_first() const { return min_at <= max_at; }
     };
     Decimator() = default;
     void encode_field(size_t i, const uint8_t* datum, const avro::FieldSpan* spans, int which,

@@ -4,7 +4,7 @@
 //   off size field
 //    0   4   magic "SDM1" (0x53 0x44 0x4D 0x31)
 //    4   1   version = 1
-//    5   1   flags: bit 0 = decimated stream, bit 1 = minmax pairs (records come as min,max)
+//    5   1   flags: bit 0 = decimated stream, bit 1 = minmax pairs (per field: earlier extreme, later one)
 //    6   2   header_length: bytes from the datagram start to the first datum (28 + name)
 //    8   8   schema fingerprint: CRC-64-AVRO of the schema's Parsing Canonical Form
 //   16   8   sequence number: per channel and stream, starts at 0, +1 per datagram

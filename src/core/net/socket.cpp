@@ -2,13 +2,17 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+
+#include <spdlog/spdlog.h>
 
 namespace speeddata::net {
 
@@ -74,8 +78,16 @@ static Status apply_receive_options(int fd, const UdpReceiveOptions& o, size_t* 
     set_receive_buffer(fd, o.receive_buffer_bytes, effective);
     if (o.report_drops) {
         int one = 1;
-        if (::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0)
-            return Status::error(errno_message("setsockopt SO_RXQ_OVFL"));
+        if (::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) {
+            // qemu-user (make test-arm64, docs/raspberry-pi.md) does not emulate this option:
+            // receive without the kernel's drop count rather than not at all. Real Linux kernels
+            // have it, so anything else is still an error.
+            if (errno != ENOPROTOOPT) return Status::error(errno_message("setsockopt SO_RXQ_OVFL"));
+            static std::atomic<bool> warned{false};
+            if (!warned.exchange(true))
+                spdlog::warn("setsockopt SO_RXQ_OVFL: {}: datagrams the kernel drops are not counted (kernel_drops stays 0)",
+                             std::strerror(ENOPROTOOPT));
+        }
     }
     if (o.receive_timeout_ms > 0) {
         timeval tv{o.receive_timeout_ms / 1000, (o.receive_timeout_ms % 1000) * 1000};
@@ -92,9 +104,27 @@ Result<Fd> udp_bind(const std::string& address, uint16_t port, const UdpReceiveO
     Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) return Status::error(errno_message("socket"));
     if (auto s = apply_receive_options(fd.get(), options, effective_buffer); !s) return s;
+    if (options.reuse_port) {
+        int one = 1;
+        if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+            return Status::error(errno_message("setsockopt SO_REUSEPORT"));
+    }
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0)
         return Status::error(errno_message("bind " + to_string(*addr)));
     return fd;
+}
+
+Status spread_at_random(int fd, unsigned sockets) {
+    // A = random u32; A %= sockets; return A (the index of the group's socket to deliver to).
+    sock_filter code[] = {
+        {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_RANDOM)},
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, sockets},
+        {BPF_RET | BPF_A, 0, 0, 0},
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+    if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0)
+        return Status::error(errno_message("setsockopt SO_ATTACH_REUSEPORT_CBPF"));
+    return {};
 }
 
 Result<Fd> multicast_sender(const std::string& interface_address, int ttl, bool loop,
@@ -104,8 +134,22 @@ Result<Fd> multicast_sender(const std::string& interface_address, int ttl, bool 
     in_addr ifaddr{};
     if (::inet_pton(AF_INET, interface_address.c_str(), &ifaddr) != 1)
         return Status::error("multicast interface '" + interface_address + "' is not an IPv4 address");
-    if (::setsockopt(fd.get(), IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof ifaddr) != 0)
-        return Status::error(errno_message("setsockopt IP_MULTICAST_IF " + interface_address));
+    if (::setsockopt(fd.get(), IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof ifaddr) != 0) {
+        // qemu-user 7.2 (Debian 12's, make test-arm64) does not emulate IP_MULTICAST_IF. The
+        // interface stays pinned all the same: Linux sends multicast from a socket bound to a
+        // local address (and without IP_MULTICAST_IF) out of the interface that owns it.
+        if (errno != ENOPROTOOPT) return Status::error(errno_message("setsockopt IP_MULTICAST_IF " + interface_address));
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        local.sin_addr = ifaddr;
+        if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0)
+            return Status::error(errno_message("setsockopt IP_MULTICAST_IF " + interface_address +
+                                               " unsupported, and bind to it"));
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true))
+            spdlog::warn("setsockopt IP_MULTICAST_IF: {}: multicast pinned to {} by binding to it instead",
+                         std::strerror(ENOPROTOOPT), interface_address);
+    }
     unsigned char t = static_cast<unsigned char>(ttl);
     if (::setsockopt(fd.get(), IPPROTO_IP, IP_MULTICAST_TTL, &t, sizeof t) != 0)
         return Status::error(errno_message("setsockopt IP_MULTICAST_TTL"));

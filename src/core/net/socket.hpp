@@ -28,11 +28,19 @@ struct UdpReceiveOptions {
     size_t receive_buffer_bytes = 8u << 20;
     bool report_drops = true;  // SO_RXQ_OVFL: kernel drop counter in each datagram's cmsg
     int receive_timeout_ms = 100;  // SO_RCVTIMEO, so loops can check for shutdown
+    // SO_REUSEPORT: several sockets (threads) of one process share the port. The kernel only
+    // lets sockets of the same user join such a group.
+    bool reuse_port = false;
 };
 
 // Binds a UDP socket for receiving. Returns the fd; effective buffer size via out param.
 Result<Fd> udp_bind(const std::string& address, uint16_t port, const UdpReceiveOptions& options,
                     size_t* effective_buffer = nullptr);
+
+// Makes the kernel spread the datagrams arriving at a SO_REUSEPORT group of `sockets` sockets
+// over them at random (a classic BPF program, SO_ATTACH_REUSEPORT_CBPF), instead of by the
+// hash of the sender's address: one fast source is then shared by every socket too.
+Status spread_at_random(int fd, unsigned sockets);
 
 // A socket that sends multicast out of the given interface address (IP_MULTICAST_IF is
 // always set explicitly, never left to the routing table), with TTL and loopback.

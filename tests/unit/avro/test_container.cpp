@@ -507,3 +507,154 @@ TEST(AvroContainer, OversizedBlocksAreDamage) {
     ASSERT_EQ(r->problems().size(), 1u);
     EXPECT_NE(r->problems()[0].find("damaged block"), std::string::npos) << r->problems()[0];
 }
+
+namespace {
+
+// One block as the earlier (v0.6) relay wrote it for each datagram (relay/c/src/avro_writer.c
+// there): count 1, byte size, the datagram, the fixed marker. No file header.
+std::string headerless_block(const std::string& datagram) {
+    std::string out;
+    auto put_long = [&](int64_t v) {
+        uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+        while (z > 0x7f) {
+            out.push_back(static_cast<char>((z & 0x7f) | 0x80));
+            z >>= 7;
+        }
+        out.push_back(static_cast<char>(z));
+    };
+    put_long(1);
+    put_long(static_cast<int64_t>(datagram.size()));
+    out += datagram;
+    out.append(reinterpret_cast<const char*>(headerless_sync.data()), headerless_sync.size());
+    return out;
+}
+
+}  // namespace
+
+TEST(AvroContainer, HeaderlessFilesOfTheEarlierRelay) {
+    TempDir dir;
+    Schema s = load("config/agents/example.avsc");
+    auto datums = make_datums(s, 50, 7);
+    std::string bytes;
+    std::vector<uint64_t> offsets;
+    for (const auto& d : datums) {
+        offsets.push_back(bytes.size());
+        bytes += headerless_block(d);
+    }
+    const fs::path p = dir / "data_1735000000.avro";
+    write_file(p, bytes);
+
+    // Without the schema: refused, with a message saying what the file probably is.
+    auto plain = FileReader::open(p);
+    ASSERT_FALSE(plain.ok());
+    EXPECT_NE(plain.message().find("looks like a cache file of the earlier relay"), std::string::npos) << plain.message();
+    EXPECT_NE(plain.message().find("--schema"), std::string::npos) << plain.message();
+
+    FileReaderOptions o;
+    o.headerless_schema = s;
+    auto r = FileReader::open(p, o);
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_TRUE(r->headerless());
+    EXPECT_EQ(r->header_size(), 0u);
+    EXPECT_TRUE(r->metadata().empty());
+    EXPECT_EQ(r->codec(), Codec::null_codec);
+    EXPECT_EQ(r->schema().fingerprint(), s.fingerprint());
+    ReadBack got = read_avro(*r);
+    EXPECT_EQ(got.datums, datums);
+    EXPECT_EQ(got.block_offsets, offsets);
+    EXPECT_TRUE(got.problems.empty()) << joined(got.problems);
+
+    // Seeking to a block offset works as in a file with a header.
+    auto r2 = FileReader::open(p, o);
+    ASSERT_TRUE(r2.ok());
+    ASSERT_TRUE(r2->seek(offsets[10]).ok());
+    Block b;
+    auto more = r2->next_block(b);
+    ASSERT_TRUE(more.ok() && *more);
+    EXPECT_EQ(std::string(b.data), datums[10]);
+
+    // A file with a header is read by its own schema, whatever the option says.
+    write_avro(dir / "with_header.avro", s, datums, Codec::deflate, 512);
+    FileReaderOptions other;
+    other.headerless_schema = parse("\"int\"");
+    auto h = FileReader::open(dir / "with_header.avro", other);
+    ASSERT_TRUE(h.ok()) << h.message();
+    EXPECT_FALSE(h->headerless());
+    EXPECT_EQ(read_avro(*h).datums, datums);
+
+    // An empty file (the relay opened it, no datagram came): no blocks, no problem.
+    write_file(dir / "empty.avro", "");
+    auto e = FileReader::open(dir / "empty.avro", o);
+    ASSERT_TRUE(e.ok()) << e.message();
+    EXPECT_TRUE(read_avro(*e).datums.empty());
+}
+
+TEST(AvroContainer, HeaderlessFilesKeepTheDamageTolerance) {
+    // The earlier relay wrote every datagram unchecked: one that is not a datum of the schema
+    // is a block to skip; broken framing is skipped to the next marker; a cut-off tail ends
+    // the file. Every good datum around them is read.
+    TempDir dir;
+    Schema s = load("config/agents/example.avsc");
+    auto datums = make_datums(s, 30, 9);
+    std::string bytes;
+    std::vector<uint64_t> offsets;
+    for (size_t i = 0; i < datums.size(); ++i) {
+        offsets.push_back(bytes.size());
+        std::string datagram = datums[i];
+        if (i == 5) datagram = "\xff\xff\xff garbage datagram";     // not a datum at all
+        if (i == 12) datagram.resize(datagram.size() - 3);            // a datum cut short
+        bytes += headerless_block(datagram);
+    }
+    bytes[offsets[21] - 3] ^= 0x40;                               // block 20's marker
+    bytes += headerless_block(datums[0]).substr(0, 9);            // a block cut off at the end
+    const fs::path p = dir / "data_1.avro";
+    write_file(p, bytes);
+    FileReaderOptions o;
+    o.headerless_schema = s;
+    auto r = FileReader::open(p, o);
+    ASSERT_TRUE(r.ok()) << r.message();
+    ReadBack got = read_avro(*r);
+    std::vector<std::string> want;
+    for (size_t i = 0; i < datums.size(); ++i)
+        if (i != 5 && i != 12 && i != 20 && i != 21) want.push_back(datums[i]);
+    EXPECT_EQ(got.datums, want) << joined(got.problems);
+    const std::string all = joined(got.problems);
+    EXPECT_NE(all.find("damaged block at offset " + std::to_string(offsets[5])), std::string::npos) << all;
+    EXPECT_NE(all.find("damaged block at offset " + std::to_string(offsets[12])), std::string::npos) << all;
+    EXPECT_NE(all.find("damaged block at offset " + std::to_string(offsets[20]) + ": sync marker mismatch"),
+              std::string::npos) << all;
+    EXPECT_NE(all.find("incomplete block at offset " + std::to_string(bytes.size() - 9)), std::string::npos) << all;
+}
+
+// A few bytes claiming 2^60 datums of a zero-size schema made `avro cat` print "null"
+// forever (found by the container fuzz target): such a block is damage, and the writer
+// refuses to produce one.
+TEST(AvroContainer, BlockCountMayNotExceedItsBytes) {
+    TempDir dir;
+    Schema s = parse("\"null\"");
+    BlockEncoder enc(s, {});
+    std::string block;
+    EXPECT_FALSE(enc.encode_block({}, 3, block).ok());
+    std::string file = enc.header();
+    std::string varints;
+    append_long(varints, int64_t{1} << 60);
+    append_long(varints, 0);
+    file += varints + std::string(reinterpret_cast<const char*>(enc.sync().data()), enc.sync().size());
+    const fs::path p = dir / "nulls.avro";
+    write_file(p, file);
+    auto r = FileReader::open(p);
+    ASSERT_TRUE(r.ok()) << r.message();
+    Block b;
+    auto more = r->next_block(b);
+    ASSERT_TRUE(more.ok());
+    EXPECT_FALSE(*more);
+    ASSERT_EQ(r->problems().size(), 1u);
+    EXPECT_NE(r->problems()[0].find("1152921504606846976 datums in 0 bytes"), std::string::npos) << r->problems()[0];
+    // Ordinary blocks still read.
+    Schema ex = load("config/agents/example.avsc");
+    auto datums = make_datums(ex, 50, 9);
+    write_avro(dir / "ok.avro", ex, datums, Codec::null_codec, 512);
+    auto back = read_avro(dir / "ok.avro");
+    EXPECT_EQ(back.datums, datums);
+    EXPECT_TRUE(back.problems.empty()) << joined(back.problems);
+}

@@ -92,6 +92,32 @@ TEST(AvroValidator, Primitives) {
     EXPECT_TRUE(check(string_lax, b({2, 0xff})).ok());
 }
 
+// The ASCII fast paths (32 and 8 bytes at a time) must stop exactly at the string's end and
+// still find a bad byte at any position, whatever the length.
+TEST(AvroValidator, Utf8FastPathsAtEveryLengthAndPosition) {
+    Validator v(parse(R"({"type":"record","name":"r","fields":[{"name":"s","type":"string"},{"name":"n","type":"int"}]})"));
+    for (size_t len = 0; len <= 100; ++len) {
+        std::vector<uint8_t> d;
+        uint64_t z = len * 2;
+        do {
+            d.push_back(static_cast<uint8_t>((z & 0x7f) | (z > 0x7f ? 0x80 : 0)));
+            z >>= 7;
+        } while (z);
+        const size_t text = d.size();
+        d.insert(d.end(), len, 'a');
+        d.push_back(0x80 | 0x02);  // the int after the string: a varint whose first byte is >= 0x80
+        d.push_back(0x01);
+        auto ok = v.validate(d.data(), d.size());
+        EXPECT_TRUE(ok.ok()) << len;
+        EXPECT_EQ(ok.consumed, d.size()) << len;
+        for (size_t bad = 0; bad < len; ++bad) {
+            auto e = d;
+            e[text + bad] = 0xff;
+            EXPECT_EQ(v.validate(e.data(), e.size()).error, DecodeError::bad_utf8) << len << " at " << bad;
+        }
+    }
+}
+
 TEST(AvroValidator, EnumFixedUnion) {
     Validator e(parse(R"({"type":"enum","name":"E","symbols":["A","B","C"]})"));
     expect_ok(e, b({4}), 1);
@@ -184,6 +210,50 @@ TEST(AvroValidator, RecursionDepthLimit) {
     expect_ok(v2, list(1000), 2002);
 }
 
+// The validator counts nesting as decode() does (one level per record field, union branch,
+// array item, map value), so that the relay never caches a datum a reader rejects as too
+// deep. Found by the datum fuzz target: a 64-node list passed the validator, not decode().
+TEST(AvroValidator, DepthLimitAgreesWithDecode) {
+    Schema list_schema = parse(
+        R"({"type":"record","name":"L","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","L"]}]})");
+    auto list = [](int n) {
+        std::string d;
+        for (int i = 0; i < n; ++i) d += b({2, 2});
+        return d + b({2, 0});
+    };
+    // Records nested `levels` deep without recursion (inlined by the compiler), holding
+    // an array of fixed-width records (skipped without a loop) at the bottom.
+    auto nested = [](int levels) {
+        std::string t = R"({"type":"array","items":{"type":"record","name":"P","fields":[{"name":"x","type":"double"}]}})";
+        for (int i = 0; i < levels; ++i)
+            t = R"({"type":"record","name":"N)" + std::to_string(i) + R"(","fields":[{"name":"f","type":)" + t + "}]}";
+        return t;
+    };
+    int accepted = 0, rejected = 0;
+    const auto agree = [&](const Schema& s, const std::string& d) {
+        Validator v(s);
+        FieldSpan spans[4];
+        auto r = check(v, d, spans);
+        auto plain = check(v, d);
+        const uint8_t* p = bytes_of(d);
+        auto dec = decode(s, p, p + d.size());
+        EXPECT_EQ(r.ok(), dec.ok()) << decode_error_name(r.error) << " / " << dec.message();
+        EXPECT_EQ(plain.ok(), dec.ok());
+        (r.ok() ? accepted : rejected)++;
+        if (!r.ok()) {
+            EXPECT_EQ(r.error, DecodeError::too_deep);
+        }
+    };
+    for (int n = 55; n <= 70; ++n) agree(list_schema, list(n));
+    for (int levels = 120; levels <= 130; ++levels) {
+        Schema s = parse(nested(levels));
+        agree(s, b({0}));                                     // an empty array: no item visited
+        agree(s, b({2}) + std::string(8, '\0') + b({0}));   // one item, two levels deeper
+    }
+    EXPECT_GT(accepted, 5);
+    EXPECT_GT(rejected, 5);
+}
+
 TEST(AvroValidator, FieldSpans) {
     Schema s = load("config/agents/example.avsc");
     Validator v(s);
@@ -192,13 +262,13 @@ TEST(AvroValidator, FieldSpans) {
     auto& r = std::get<Value::record_index>(rec.v);
     Value t; t.v.emplace<Value::long_index>(1700000000123456789LL); r.push_back(t);
     Value w; w.v.emplace<Value::string_index>("hello"); r.push_back(w);
-    Value c; c.v.emplace<Value::long_index>(-3); r.push_back(c);
+    Value c; c.v.emplace<Value::int_index>(-3); r.push_back(c);
     for (double x : {0.5, 0.25, -1.0, 0.125}) {
         Value d; d.v.emplace<Value::double_index>(x); r.push_back(d);
     }
     std::string enc;
     ASSERT_TRUE(encode(s, rec, enc).ok());
-    // time: 9-byte varint; word: 1 + 5; counter: 1; doubles: 8 each.
+    // time: 9-byte varint; message: 1 + 5; counter: 1; doubles: 8 each.
     const FieldSpan want[7] = {{0, 9}, {9, 6}, {15, 1}, {16, 8}, {24, 8}, {32, 8}, {40, 8}};
     FieldSpan spans[7];
     auto res = check(v, enc + "trailing", spans);

@@ -153,8 +153,8 @@ TEST(SenderEncoding, StringsAndBytes) {
     EXPECT_THROW(r.set("x", std::string_view("abcd")), sds::error);
 }
 
-TEST(SenderEncoding, TemperatureRecordMatchesHandEncoding) {
-    auto schema = sds::record_schema::from_avsc_file(SPEEDDATA_SOURCE_DIR "/config/agents/temperature.avsc");
+TEST(SenderEncoding, SensorRecordMatchesHandEncoding) {
+    auto schema = sds::record_schema::from_avsc_file(SPEEDDATA_SOURCE_DIR "/config/agents/sensor.avsc");
     sds::record r(schema);
     r.set("time", std::int64_t{1'700'000'000'000'000'000});
     r.set("sensor", "sensor-1");
@@ -220,10 +220,12 @@ TEST(SenderEncoding, ValueChecks) {
 TEST(SenderSchema, ParsesExampleAvsc) {
     auto s = sds::record_schema::from_avsc_file(SPEEDDATA_SOURCE_DIR "/config/agents/example.avsc");
     ASSERT_EQ(s.size(), 7u);
-    EXPECT_EQ(s.name(), "example");
+    EXPECT_EQ(s.name(), "data");  // the earlier version's record name
     EXPECT_EQ(s[0].name, "time");
     EXPECT_EQ(s[0].type, sds::avro_type::int64);  // timestamp-nanos: its underlying long
     EXPECT_EQ(s[1].type, sds::avro_type::string);
+    EXPECT_EQ(s[2].name, "counter");
+    EXPECT_EQ(s[2].type, sds::avro_type::int32);
     EXPECT_EQ(s[6].name, "noise");
     EXPECT_EQ(s[6].type, sds::avro_type::float64);
     EXPECT_EQ(s.index_of("ramp"), 4u);

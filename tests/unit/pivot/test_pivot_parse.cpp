@@ -7,6 +7,7 @@
 #include "core/avro/codec.hpp"
 #include "core/avro/container.hpp"
 #include "core/cache_layout.hpp"
+#include "core/time.hpp"
 #include "pivot/hdf5.hpp"
 #include "pivot/pivot.hpp"
 
@@ -15,7 +16,6 @@ using namespace speeddata;
 TEST(PivotTime, Iso8601Forms) {
     const int64_t t = 1737640800LL * 1000000000LL;  // 2025-01-23T14:00:00Z
     EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00Z"), t);
-    EXPECT_EQ(*pivot::parse_time("2025-01-23T14:00:00"), t);  // no zone: UTC
     EXPECT_EQ(*pivot::parse_time("2025-01-23 14:00:00z"), t);
     EXPECT_EQ(*pivot::parse_time("2025-01-23T15:00:00+01:00"), t);
     EXPECT_EQ(*pivot::parse_time("2025-01-23T09:30:00-0430"), t);
@@ -26,11 +26,55 @@ TEST(PivotTime, Iso8601Forms) {
     EXPECT_EQ(*pivot::parse_time("2025-01-23"), t - 14 * 3600 * 1000000000LL);
     EXPECT_EQ(*pivot::parse_time("1969-12-31T23:59:59Z"), -1000000000LL);
     for (const char* bad : {"", "2025", "2025-1-23", "2025-13-01T00:00:00Z", "2025-01-23T14", "2025-01-23T14:00:00Q",
-                            "2025-01-23T14:00:00+25:00", "2025-01-23T14:00:00.Z", "now", "1737640800"}) {
+                            "2025-01-23T14:00:00+25:00", "2025-01-23T14:00:00.Z", "1737640800",
+                            "2025-02-30T00:00:00Z", "2023-02-29"}) {
         auto r = pivot::parse_time(bad);
         ASSERT_FALSE(r.ok()) << bad;
         EXPECT_NE(r.message().find("is not an ISO 8601 time"), std::string::npos) << r.message();
     }
+}
+
+// A date-time without a zone is ambiguous (local or UTC?): refused with the fix spelled out.
+TEST(PivotTime, NoZoneIsAnErrorThatSuggestsOne) {
+    for (const char* t : {"2025-01-23T14:00:00", "2025-01-23 14:00:00", "2025-01-23T14:00"}) {
+        auto r = pivot::parse_time(t);
+        ASSERT_FALSE(r.ok()) << t;
+        EXPECT_NE(r.message().find("has no time zone: add Z for UTC"), std::string::npos) << r.message();
+    }
+    EXPECT_NE(pivot::parse_time("2026-12-01 08:33:00").message().find("2026-12-01T08:33:00Z"), std::string::npos);
+    EXPECT_TRUE(pivot::parse_time("2024-02-29").ok());  // a date alone: midnight UTC (leap day)
+}
+
+TEST(PivotTime, RelativeTimes) {
+    const int64_t now = 1737640800LL * 1000000000LL;
+    const int64_t s = 1000000000LL;
+    EXPECT_EQ(*parse_time("now", now), now);
+    EXPECT_EQ(*parse_time("now-30s", now), now - 30 * s);
+    EXPECT_EQ(*parse_time("now+5m", now), now + 300 * s);
+    EXPECT_EQ(*parse_time("now-PT1H", now), now - 3600 * s);
+    EXPECT_EQ(*parse_time(" now-1h ", now), now - 3600 * s);
+    EXPECT_EQ(*parse_time("2025-01-23T14:00:00Z", now), now);
+    for (const char* bad : {"now-", "now-x", "now*2", "now-0s", "now--1s"}) EXPECT_FALSE(parse_time(bad, now).ok()) << bad;
+    // Far past the int64 range: an error, never a wrapped time.
+    EXPECT_FALSE(parse_time("now-300000000d", now).ok());
+    EXPECT_FALSE(parse_time("now+300y", now).ok());
+}
+
+// Signed overflow used to wrap: year 9999 searched 1816, 213503 days exported 29 s.
+TEST(PivotTime, OutOfRangeIsAnErrorNotAWrap) {
+    for (const char* t : {"9999-12-31T00:00:00Z", "2263-01-01T00:00:00Z", "1677-01-01T00:00:00Z", "0000-01-01T00:00:00Z",
+                          "2262-04-11T23:47:17Z"}) {
+        auto r = pivot::parse_time(t);
+        ASSERT_FALSE(r.ok()) << t;
+        EXPECT_NE(r.message().find("out of range"), std::string::npos) << r.message();
+    }
+    EXPECT_TRUE(pivot::parse_time("2262-04-11T23:47:16Z").ok());
+    EXPECT_TRUE(pivot::parse_time("1677-09-22T00:00:00Z").ok());
+    for (const char* d : {"213503d", "106752d", "P213503D", "P30000W", "PT99999999999999H", "9223372037s"}) {
+        auto r = pivot::parse_iso_duration(d);
+        EXPECT_FALSE(r.ok()) << d << " -> " << (r.ok() ? *r : 0);
+    }
+    EXPECT_EQ(*pivot::parse_iso_duration("106751d"), 106751LL * 86400 * 1000000000LL);
 }
 
 TEST(PivotTime, Durations) {

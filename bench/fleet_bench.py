@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Fleet benchmarks (docs/benchmarks.md, "Fleet"), on the three-host fleet of the tests
+(tests/fleet/fleet.py: network namespaces on a bridge, a nats-server cluster member and an
+orchestrator each):
+  convergence  a channel registered on h1 for h3: time until h2's API lists it, and until
+               h3's relay is active (reports it)
+  latency      record time stamp -> receipt of its decimated datagram, over multicast on the
+               relay's host (h2) and over NATS on another host's member (h3), same records, same run
+Usage: SPEEDDATA_BIN=build/speeddata tests/netns-run .venv/bin/python bench/fleet_bench.py [convergence latency] [--runs N]
+"""
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "fleet"))
+import fleet as fleetlib  # noqa: E402
+import sdtest  # noqa: E402
+
+SCHEMA = (REPO / "config" / "agents" / "example.avsc").read_text()
+PROBE = str(REPO / "bench" / "fleet_probe.py")
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def convergence(f, runs):
+    h1, h2, h3 = f.hosts
+    listed, running = [], []
+    for i in range(runs):
+        name = f"conv{i}"
+        t0 = time.monotonic()
+        s, out = h1.api("POST", "/api/v1/channels", {"name": name, "port": 26400 + i, "schema": SCHEMA, "host": "h3"})
+        assert s == 201, out
+        sdtest.wait_for(lambda: name in h2.channels(), timeout=30, interval=0.01)
+        listed.append(time.monotonic() - t0)
+        sdtest.wait_for(lambda: h3.channels().get(name, {}).get("status") == "active", timeout=30, interval=0.01)
+        running.append(time.monotonic() - t0)
+        h1.api("DELETE", f"/api/v1/channels/{name}")
+    return {"listed_on_h2_s": statistics.median(listed), "running_on_h3_s": statistics.median(running),
+            "runs": runs, "listed_all": listed, "running_all": running}
+
+
+def latency(f, runs, n=2000, rate=1000):
+    h1, h2, h3 = f.hosts
+    s, out = h1.api("POST", "/api/v1/channels", {"name": "lat", "port": 26500, "schema": SCHEMA, "host": "h2",
+                                                "config": {"decimation": {"factor": 1}}})
+    assert s == 201, out
+    sdtest.wait_for(lambda: h2.channels().get("lat", {}).get("status") == "active", timeout=30)
+    results = []
+    for _ in range(runs):
+        py = sys.executable
+        mc = subprocess.Popen(["ip", "netns", "exec", h2.ns, py, PROBE, "mcast", "239.1.1.2", "6001", str(n)],
+                              stdout=subprocess.PIPE, text=True)
+        na = subprocess.Popen([py, PROBE, "nats", h3.addr, str(fleetlib.CLIENT_PORT), "speeddata.lat.decimated", str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for p in (mc, na):
+            assert json.loads(p.stdout.readline()).get("ready")
+        r = h2.run([sdtest.BIN, "send", "--source", "example", "--port", "26500", "--count", str(n),
+                    "--rate", str(rate), "--json"], timeout=60)
+        assert r.returncode == 0, r.stderr
+        m = json.loads(mc.stdout.readline())["latencies_ns"]
+        qline = na.stdout.readline()
+        if not qline:
+            raise RuntimeError("nats probe: " + na.stderr.read())
+        q = json.loads(qline)["latencies_ns"]
+        mc.wait()
+        na.wait()
+        results.append({"mcast_p50_ms": pct(m, 50) / 1e6, "mcast_p99_ms": pct(m, 99) / 1e6, "mcast_n": len(m),
+                        "nats_p50_ms": pct(q, 50) / 1e6, "nats_p99_ms": pct(q, 99) / 1e6, "nats_n": len(q)})
+    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    return {"median_of_runs": med, "runs": results, "records_per_run": n, "rate_hz": rate}
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    runs = 3
+    if "--runs" in sys.argv:
+        runs = int(sys.argv[sys.argv.index("--runs") + 1])
+        args = [a for a in args if a != str(runs)]
+    which = args or ["convergence", "latency"]
+    with tempfile.TemporaryDirectory() as tmp:
+        f = fleetlib.Fleet(tmp, 3)
+        try:
+            f.start("orchestrator")
+            out = {}
+            if "convergence" in which:
+                out["convergence"] = convergence(f, max(runs, 5))
+                print(json.dumps({"convergence": out["convergence"]}), flush=True)
+            if "latency" in which:
+                out["latency"] = latency(f, runs)
+            print(json.dumps(out, indent=2))
+        finally:
+            f.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -253,9 +253,12 @@ Result<int64_t> parse_duration_ns(std::string_view text) {
         if (__builtin_mul_overflow(static_cast<int64_t>(d->count()), int64_t{1000000}, &ns)) return too_long();
         return ns;
     }
+    // Exact integer arithmetic (floating point lost nanoseconds near the int64 limit): each
+    // number is whole units plus a decimal fraction of up to 18 digits, the fraction's
+    // nanoseconds rounded to the nearest.
     size_t i = 1;
     bool in_time = false, any = false;
-    long double total = 0;
+    int64_t total = 0;
     while (i < text.size()) {
         if (text[i] == 'T' || text[i] == 't') {
             if (in_time) return bad();
@@ -264,31 +267,49 @@ Result<int64_t> parse_duration_ns(std::string_view text) {
             continue;
         }
         size_t j = i;
-        while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.' || text[j] == ','))
+        int64_t whole = 0;
+        bool digits = false;
+        while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) {
+            if (__builtin_mul_overflow(whole, int64_t{10}, &whole) ||
+                __builtin_add_overflow(whole, int64_t{text[j] - '0'}, &whole))
+                return too_long();
+            digits = true;
             ++j;
-        if (j == i || j >= text.size() || j - i > 30) return bad();
-        std::string num(text.substr(i, j - i));
-        std::replace(num.begin(), num.end(), ',', '.');
-        char* endp = nullptr;
-        const long double v = std::strtold(num.c_str(), &endp);
-        if (!endp || *endp) return bad();
+        }
+        __extension__ typedef __int128 i128;
+        i128 frac = 0, scale = 1;  // the fraction is frac / scale
+        if (j < text.size() && (text[j] == '.' || text[j] == ',')) {
+            ++j;
+            int kept = 0;
+            while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) {
+                if (kept < 18) {
+                    frac = frac * 10 + (text[j] - '0');
+                    scale *= 10;
+                    ++kept;
+                }
+                digits = true;
+                ++j;
+            }
+        }
+        if (!digits || j >= text.size()) return bad();
         const char u = static_cast<char>(std::toupper(static_cast<unsigned char>(text[j])));
-        long double mult = 0;
-        if (!in_time && u == 'W') mult = 7 * 86400.0L;
-        else if (!in_time && u == 'D') mult = 86400.0L;
-        else if (in_time && u == 'H') mult = 3600.0L;
-        else if (in_time && u == 'M') mult = 60.0L;
-        else if (in_time && u == 'S') mult = 1.0L;
+        int64_t unit_ns = 0;
+        if (!in_time && u == 'W') unit_ns = 7 * 86400 * 1000000000LL;
+        else if (!in_time && u == 'D') unit_ns = 86400 * 1000000000LL;
+        else if (in_time && u == 'H') unit_ns = 3600 * 1000000000LL;
+        else if (in_time && u == 'M') unit_ns = 60 * 1000000000LL;
+        else if (in_time && u == 'S') unit_ns = 1000000000LL;
         else return bad();  // years and months have no fixed length
-        total += v * mult;
+        int64_t part = 0;
+        if (__builtin_mul_overflow(whole, unit_ns, &part)) return too_long();
+        const auto frac_ns = static_cast<int64_t>((frac * unit_ns + scale / 2) / scale);  // < unit_ns
+        if (__builtin_add_overflow(part, frac_ns, &part) || __builtin_add_overflow(total, part, &total))
+            return too_long();
         any = true;
         i = j + 1;
     }
-    if (!any) return bad();
-    const long double ns = total * 1e9L;
-    if (!(ns >= 1)) return bad();
-    if (ns > 9.2e18L) return too_long();
-    return static_cast<int64_t>(std::llround(ns));
+    if (!any || total < 1) return bad();
+    return total;
 }
 
 Result<int64_t> parse_time(std::string_view text, int64_t now) {

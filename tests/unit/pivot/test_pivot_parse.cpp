@@ -90,7 +90,16 @@ TEST(PivotTime, Durations) {
     EXPECT_EQ(*pivot::parse_iso_duration("pt2s"), 2 * s);
     EXPECT_EQ(*pivot::parse_iso_duration("30s"), 30 * s);
     EXPECT_EQ(*pivot::parse_iso_duration("250ms"), s / 4);
-    for (const char* bad : {"", "P", "PT", "P1M", "P1Y", "PT1D", "PT-1S", "PT0S", "PTS", "P1H", "0s", "abc"}) {
+    // Exact to the nanosecond near the int64 limit (a fuzz finding: long double arithmetic
+    // gave a value that did not round-trip through its own PT<seconds>S spelling).
+    EXPECT_EQ(*pivot::parse_iso_duration("P106051DT23H47M16.854775827S"), 9162892036854775827LL);
+    EXPECT_EQ(*pivot::parse_iso_duration("PT9162892036.854775827S"), 9162892036854775827LL);
+    EXPECT_EQ(*pivot::parse_iso_duration("PT9223372036.854775807S"), INT64_MAX);
+    EXPECT_FALSE(pivot::parse_iso_duration("PT9223372036.854775808S").ok());
+    EXPECT_EQ(*pivot::parse_iso_duration("PT0.0000000015S"), 2);  // rounded to the nearest ns
+    EXPECT_EQ(*pivot::parse_iso_duration("P0.5DT1.5H"), 12 * 3600 * s + 5400 * s);
+    for (const char* bad : {"", "P", "PT", "P1M", "P1Y", "PT1D", "PT-1S", "PT0S", "PTS", "P1H", "0s", "abc",
+                            "PT0.0000000001S", "PT1..5S", "PT.S", "PT1.2.3S"}) {
         auto r = pivot::parse_iso_duration(bad);
         EXPECT_FALSE(r.ok()) << bad;
     }

@@ -297,7 +297,9 @@ async function clickButton(page, i, key) {
           }
           rows.push(n ? [sum / n, lo, hi] : null);
         }
-        return { rows, start: p.start, end: p.end, width: w, height: h, yRange: c.yRange, modes: c.modes,
+        let used = 0, pts = 0, multi = [];
+        for (let k = 0; k < w; k++) if (c.cN[k]) { used++; pts += c.cN[k]; if (c.cN[k] > 1 && multi.length < 5) multi.push([k, c.cN[k], c.cFt[k], c.cLt[k]]); }
+        return { rows, start: p.start, end: p.end, width: w, height: h, yRange: c.yRange, modes: c.modes, used, pts, multi,
                  split: c.splits[0], liveFirst: c.series[0].first() };
       });
       await page.screenshot({ path: path.join(artifacts, 'stripchart-sine.png') });

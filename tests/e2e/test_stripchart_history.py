@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sdtest import IN_NETNS, REPO, read_container, wait_for
+from sdtest import IN_NETNS, REPO, Stack, read_container, wait_for
 
 pytestmark = [pytest.mark.skipif(not IN_NETNS, reason="needs tests/netns-run (multicast)"),
               pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no chromium")]
@@ -51,7 +51,17 @@ def cached(stack, channel="example"):
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """One stack for the whole file: each test needs tens of seconds of cache at the demo's
+    10 records/s, so they share it (run in file order, each waits until the cache holds what
+    it needs) instead of filling a cache of their own."""
+    s = Stack(tmp_path_factory.mktemp("history"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
 def demo(stack):
     """The demo's example channel (10 records/s, decimation 10 minmax), the stripchart and the
     pivot on their default ports, and config/dashboards/test.json."""
@@ -196,7 +206,7 @@ def test_demo_sine_is_drawn_rising_where_it_rises(demo):
         c = r0["counter"] + (t - t0) / (t1 - t0) * (r1["counter"] - r0["counter"])
         expect.append(math.sin(2 * math.pi * c / 20))
         drawn.append(hi - row[0] / h * (hi - lo))
-    assert len(drawn) > 0.8 * w, (len(drawn), w)
+    assert len(drawn) > 0.8 * w, (len(drawn), w, s["modes"], s["used"], s["pts"], s["multi"], s["split"], s["liveFirst"])
     n = len(drawn)
     me, md = sum(expect) / n, sum(drawn) / n
     cov = sum((a - me) * (b - md) for a, b in zip(expect, drawn))

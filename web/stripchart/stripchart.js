@@ -1213,7 +1213,7 @@
       g.fillRect(X(sel.start), T, Math.max(1, X(sel.end) - X(sel.start)), ph);
     }
 
-    // Signals. A series with more samples than pixel columns is drawn as its min..max
+    // Signals. A series with at least two samples per pixel column is drawn as its min..max
     // envelope, one span per column joined to the previous column's last value, painted
     // straight into a bitmap layer (one blit): never a zig-zag line through the extremes,
     // and cheap on GPU-less canvases. Sparser series are lines through the samples at their
@@ -1223,7 +1223,9 @@
     for (s = 0; s < ns; s++) {
       var used = 0, pts = 0;
       for (var c0 = s * cols, c1 = c0 + cols; c0 < c1; c0++) if (cN[c0]) { used++; pts += cN[c0]; }
-      if (pts > used) { dense.push(s); this.modes.push('envelope'); }
+      // Two or more samples per used column on average: a line would zig-zag. A few columns
+      // that hold two samples (timing jitter at the live edge) do not turn a line into bars.
+      if (pts >= 2 * used) { dense.push(s); this.modes.push('envelope'); }
       else { sparse.push(s); sparsePts += pts; this.modes.push('line'); }
     }
     if (dense.length) {

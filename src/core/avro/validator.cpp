@@ -12,6 +12,12 @@
 #include <cstring>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 namespace speeddata::avro {
 
 std::string_view decode_error_name(DecodeError e) {
@@ -65,33 +71,35 @@ void append_double(std::string& out, double v) {
     out.append(b, 8);
 }
 
-float read_float(const uint8_t* p) noexcept {
-    uint32_t bits = 0;
-    for (int i = 0; i < 4; ++i) bits |= static_cast<uint32_t>(p[i]) << (8 * i);
-    float v;
-    std::memcpy(&v, &bits, 4);
-    return v;
+namespace {
+
+// True when the 64 bytes at p are all ASCII (no byte with its top bit set). SSE2 is part of
+// x86-64 and NEON of AArch64, so neither needs a CPU check; other targets use 64-bit words.
+inline bool ascii64(const uint8_t* p) noexcept {
+#if defined(__SSE2__)
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48));
+    return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) == 0;
+#elif defined(__ARM_NEON)
+    const uint8x16_t v = vorrq_u8(vorrq_u8(vld1q_u8(p), vld1q_u8(p + 16)), vorrq_u8(vld1q_u8(p + 32), vld1q_u8(p + 48)));
+    return vmaxvq_u8(v) < 0x80;
+#else
+    uint64_t w[8];
+    std::memcpy(w, p, 64);
+    return ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) & 0x8080808080808080ULL) == 0;
+#endif
 }
 
-double read_double(const uint8_t* p) noexcept {
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(p[i]) << (8 * i);
-    double v;
-    std::memcpy(&v, &bits, 8);
-    return v;
-}
+}  // namespace
 
 bool is_valid_utf8(const uint8_t* p, size_t n) noexcept {
     size_t i = 0;
     while (i < n) {
-        // ASCII fast path: 32 bytes per test while the text is plain ASCII (the common case;
-        // the relay checks every string of every datagram), then 8 at a time.
-        while (i + 32 <= n) {
-            uint64_t w[4];
-            std::memcpy(w, p + i, 32);
-            if (((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) != 0) break;
-            i += 32;
-        }
+        // ASCII fast path while the text is plain ASCII (the common case; the relay checks
+        // every string of every datagram): 64 bytes per test, then 8 at a time.
+        while (i + 64 <= n && ascii64(p + i)) i += 64;
         if (i == n) break;
         if (i + 8 <= n) {
             uint64_t w;

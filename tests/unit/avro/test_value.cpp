@@ -207,6 +207,33 @@ TEST(AvroValue, Utf8Check) {
     }
 }
 
+// The fast paths (64 bytes, then 8 at a time) hand over to the byte-wise check at any offset:
+// one sequence, good or bad, at every position of ASCII text longer than two 64-byte blocks,
+// and at the very end, where a sequence is cut.
+TEST(AvroValue, Utf8CheckAtEveryOffsetOfTheFastPaths) {
+    const std::string good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    const std::string bad[] = {"\x80", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+    for (size_t at = 0; at <= 200; ++at) {
+        for (const std::string& g : good) {
+            const std::string text = std::string(at, 'a') + g + std::string(200 - at, 'b');
+            EXPECT_TRUE(is_valid_utf8(bytes_of(text), text.size())) << at;
+            // Cut inside the sequence: invalid.
+            const std::string cut = std::string(at, 'a') + g.substr(0, g.size() - 1);
+            EXPECT_FALSE(is_valid_utf8(bytes_of(cut), cut.size())) << at;
+        }
+        for (const std::string& b : bad) {
+            const std::string text = std::string(at, 'a') + b + std::string(200 - at, 'b');
+            EXPECT_FALSE(is_valid_utf8(bytes_of(text), text.size())) << at;
+        }
+    }
+    // Mostly non-ASCII text (every 64-byte block fails the fast path).
+    std::string many;
+    for (int i = 0; i < 100; ++i) many += "\xe2\x82\xac x";
+    EXPECT_TRUE(is_valid_utf8(bytes_of(many), many.size()));
+    many[many.size() - 3] = '\xff';
+    EXPECT_FALSE(is_valid_utf8(bytes_of(many), many.size()));
+}
+
 TEST(AvroValue, JsonTextIsOneLinePerRecord) {
     // Everything a line-oriented reader could take for a line break is escaped.
     Schema s = parse(R"({"type":"record","name":"R","fields":[{"name":"s","type":"string"},{"name":"b","type":"bytes"}]})");

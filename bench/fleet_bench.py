@@ -54,12 +54,18 @@ def convergence(f, runs):
             "runs": runs, "listed_all": listed, "running_all": running}
 
 
+def register_on_h2(f, name, port, factor):
+    """Registers a channel through h1's API to run on h2 and waits until h2's relay is active."""
+    h1, h2, _ = f.hosts
+    s, out = h1.api("POST", "/api/v1/channels", {"name": name, "port": port, "schema": SCHEMA, "host": "h2",
+                                                "config": {"decimation": {"factor": factor}}})
+    assert s == 201, out
+    sdtest.wait_for(lambda: h2.channels().get(name, {}).get("status") == "active", timeout=30)
+
+
 def latency(f, runs, n=2000, rate=1000):
     h1, h2, h3 = f.hosts
-    s, out = h1.api("POST", "/api/v1/channels", {"name": "lat", "port": 26500, "schema": SCHEMA, "host": "h2",
-                                                "config": {"decimation": {"factor": 1}}})
-    assert s == 201, out
-    sdtest.wait_for(lambda: h2.channels().get("lat", {}).get("status") == "active", timeout=30)
+    register_on_h2(f, "lat", 26500, factor=1)
     results = []
     for _ in range(runs):
         py = sys.executable
@@ -92,10 +98,7 @@ def iso(t):
 def export(f, runs, n=200000, rate=20000):
     """Local against fleet export of one channel cached on h2: n records at `rate`/s."""
     h1, h2, h3 = f.hosts
-    s, out = h1.api("POST", "/api/v1/channels", {"name": "exp", "port": 26600, "schema": SCHEMA, "host": "h2",
-                                                "config": {"decimation": {"factor": 10}}})
-    assert s == 201, out
-    sdtest.wait_for(lambda: h2.channels().get("exp", {}).get("status") == "active", timeout=30)
+    register_on_h2(f, "exp", 26600, factor=10)
     t0 = time.time()
     r = h2.run([sdtest.BIN, "send", "--source", "example", "--port", "26600", "--count", str(n),
                 "--rate", str(rate), "--json"], timeout=n / rate + 60)

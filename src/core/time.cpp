@@ -1,15 +1,11 @@
 #include "core/time.hpp"
 
-#include <algorithm>
 #include <cctype>
-#include <cmath>
-#include <cstdlib>
-
-#include "core/config/config.hpp"
-
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+
+#include "core/config/config.hpp"
 
 namespace speeddata {
 

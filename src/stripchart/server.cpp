@@ -35,6 +35,19 @@ using tcp = asio::ip::tcp;
 class WsSession;
 class LegacySession;
 
+// Accepts a WebSocket on a socket the HTTP server handed over. Frames that arrived in the same
+// read as the upgrade request go to the WebSocket, not to the floor: the handshake is read
+// back from the bytes handed over, kept in `handshake` (the session's) until the accept ends.
+template <class Stream, class Upgrade, class Handler>
+void accept_upgrade(Stream& ws, const Upgrade& u, std::string& handshake, Handler&& on_accept) {
+    handshake = speeddata::http::websocket_handshake_bytes(u);
+    if (handshake.empty()) {
+        ws.async_accept(u.request, std::forward<Handler>(on_accept));
+    } else {
+        ws.async_accept(asio::buffer(handshake), std::forward<Handler>(on_accept));
+    }
+}
+
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Hub& hub;
     ServerOptions options;
@@ -96,14 +109,7 @@ public:
             self->send_hello();
             self->do_read();
         };
-        // Frames that arrived in the same read as the upgrade request go to the WebSocket,
-        // not to the floor: the handshake is read back from the bytes handed over.
-        handshake_ = speeddata::http::websocket_handshake_bytes(u);
-        if (handshake_.empty()) {
-            ws_.async_accept(u.request, std::move(on_accept));
-        } else {
-            ws_.async_accept(asio::buffer(handshake_), std::move(on_accept));
-        }
+        accept_upgrade(ws_, u, handshake_, std::move(on_accept));
     }
 
     // Queues the frame's segments this client subscribed to (nothing when none).
@@ -329,12 +335,7 @@ public:
             self->srv_->legacy_count_changed();
             self->do_read();
         };
-        handshake_ = speeddata::http::websocket_handshake_bytes(u);
-        if (handshake_.empty()) {
-            ws_.async_accept(u.request, std::move(on_accept));
-        } else {
-            ws_.async_accept(asio::buffer(handshake_), std::move(on_accept));
-        }
+        accept_upgrade(ws_, u, handshake_, std::move(on_accept));
     }
 
     void push(const std::shared_ptr<const LegacyBatch>& b) {

@@ -2,7 +2,7 @@
 // register a channel through the form (schema pasted), wait for it to go active, view its
 // schema, take a screenshot, de-register it through the confirmation dialog. Also: the form
 // after a registration, a second Register click, long doc lines in the schema panel, the
-// favicon and every failed request, the number format.
+// favicon and every failed request, the number format, the hidden host column of a single host.
 // Usage: node console_driver.mjs <base-url> <screenshot-dir> <channel-name> <schema-file>
 // Prints one JSON line with what it saw; exits non-zero on failure.
 import { createRequire } from 'node:module';
@@ -39,6 +39,17 @@ try {
   await page.waitForSelector('#channels tr[data-channel="example"]', { timeout: 10000 });
   result.steps.push('table');
   result.initial_rows = await page.$$eval('#channels tbody tr', (rows) => rows.map((r) => r.dataset.channel));
+  // A single host: every row names it (data-host), but the host column, filter and register
+  // field are hidden (they would repeat one name).
+  result.single_host = await page.evaluate(() => {
+    const tr = document.querySelector('#channels tr[data-channel="example"]');
+    const shown = (el) => !!el && !el.closest('[hidden]') && getComputedStyle(el).display !== 'none';
+    return { host: tr.dataset.host, local: tr.dataset.local, reachable: tr.dataset.reachable,
+             host_header: shown(document.querySelector('#channels th.host')),
+             host_cell: shown(tr.querySelector('td.host')),
+             filter: shown(document.querySelector('#host-filter')),
+             register_host: shown(document.querySelector('#register input[name=host]')) };
+  });
 
   // The favicon: linked, served, and /favicon.ico answers too.
   result.favicon = await page.evaluate(async () => {

@@ -29,6 +29,11 @@ def test_console_register_active_deregister(stack):
         assert r.returncode == 0, (res, r.stderr)
         assert res["steps"] == ["table", "registered", "active", "deregistered"]
         assert res["initial_rows"] == ["example"]
+        # One host: the rows name it, the fleet's host column, filter and field stay hidden.
+        status, h, _ = api.get("/api/v1/health")
+        assert status == 200 and h["host"], h
+        assert res["single_host"] == {"host": h["host"], "local": "true", "reachable": "true", "host_header": False,
+                                      "host_cell": False, "filter": False, "register_host": False}, res["single_host"]
         assert "registered web1 on UDP port" in res["register_message"]
         assert "ok" in res["register_class"].split()
         # After a registration the form is clean (the old schema is not sent again by mistake)...

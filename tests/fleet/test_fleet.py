@@ -3,6 +3,8 @@ bridge, each with a nats-server cluster member and `speeddata up`. One fleet for
 file (starting three stacks is the expensive part); the tests run in order and the last one
 kills a host."""
 import datetime
+import json
+import subprocess
 import sys
 import time
 import urllib.request
@@ -17,7 +19,10 @@ import fleet as fleetlib  # noqa: E402
 import sdtest  # noqa: E402
 from stripchart_ws import WsClient, parse_frame  # noqa: E402
 
-EXAMPLE_SCHEMA = (sdtest.REPO / "config" / "agents" / "example.avsc").read_text()
+EXAMPLE_SCHEMA_FILE = sdtest.REPO / "config" / "agents" / "example.avsc"
+EXAMPLE_SCHEMA = EXAMPLE_SCHEMA_FILE.read_text()
+CONSOLE_DRIVER = Path(__file__).resolve().parent / "console_fleet_driver.mjs"
+ARTIFACTS = sdtest.REPO / "tests" / "artifacts"  # the console's screenshots
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +50,22 @@ def register(host, name, port, on=None, factor=1):
     status, out = host.api("POST", "/api/v1/channels", body)
     assert status == 201, out
     return out
+
+
+def console(host, **spec):
+    """What HOST's web console shows (console_fleet_driver.mjs, headless Chromium), loaded from
+    the host's bridge address as a user's browser would; spec as the driver documents."""
+    r = subprocess.run(["/usr/bin/node", str(CONSOLE_DRIVER), host.url(fleetlib.ORCH_PORT, ""), json.dumps(spec)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip(), r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert r.returncode == 0, (res, r.stderr)
+    assert res["page_errors"] == [], res["page_errors"]
+    return res
+
+
+def rows_of(table):
+    return {r["channel"]: r for r in table["rows"]}
 
 
 def test_one_registry_across_hosts(fleet):
@@ -83,6 +104,41 @@ def test_one_registry_across_hosts(fleet):
     # The console reads this API: its page is served by every host.
     status, page = h3.api("GET", "/")
     assert status == 200
+
+
+def test_console_shows_the_fleet(fleet):
+    h1, h2, h3 = fleet.hosts
+    res = console(h3, wait={"ontwo": {"host": "h2", "reachable": "true", "status": "active"}, "c3conf": {"host": "h3"}},
+                  register={"name": "viaconsole", "host": "h2", "schema_file": str(EXAMPLE_SCHEMA_FILE)},
+                  filter="h2", screenshot=str(ARTIFACTS / "console-fleet.png"))
+    t = res["table"]
+    rows = rows_of(t)
+    # Every row says where its relay runs; this host's own are marked.
+    assert rows["ontwo"]["host_text"] == "h2" and rows["ontwo"]["local"] == "false", rows["ontwo"]
+    assert rows["ontwo"]["status_text"].startswith("active") and rows["ontwo"]["stale_cells"] == 0, rows["ontwo"]
+    assert rows["c3conf"]["host_text"] == "h3 (this host)" and rows["c3conf"]["local"] == "true", rows["c3conf"]
+    assert t["host_header"] and all(r["host_shown"] for r in t["rows"]), t
+    # The filter and the register form's host list know every host of the fleet.
+    assert [v for v, _ in t["filter_options"]] == ["", "h1", "h2", "h3"], t["filter_options"]
+    assert t["filter_options"][0][1] == "all hosts" and t["filter_shown"] and t["register_host_shown"], t
+    assert t["known_hosts"] == ["h1", "h2", "h3"], t["known_hosts"]
+    assert t["fleet_state"].startswith("fleet: 3 hosts"), t["fleet_state"]
+    # Registered for h2 through h3's form (the host sent), then de-registered through the dialog.
+    reg = res["register"]
+    assert reg["sent_host"] == "h2", reg
+    assert "registered viaconsole on UDP port" in reg["message"] and "of host h2" in reg["message"], reg
+    assert reg["row"]["host"] == "h2" and reg["row"]["local"] == "false", reg
+    assert "of host h2" in reg["confirm_text"], reg
+    assert reg["deregister_message"].startswith("de-registered viaconsole"), reg
+    # The host filter narrows the table to h2's channels, across refreshes and a reload.
+    for key in ("filtered", "filtered_after_refresh", "filtered_after_reload"):
+        f = res[key]
+        assert f["filter_value"] == "h2" and "host=h2" in f["url"], (key, f)
+        assert "ontwo" in rows_of(f) and {r["host"] for r in f["rows"]} == {"h2"}, (key, f["rows"])
+        assert f["shown_note"].startswith(f"{len(f['rows'])} of "), (key, f["shown_note"])
+    assert {"ontwo", "c3conf"} <= set(rows_of(res["unfiltered"])), res["unfiltered"]["rows"]
+    sdtest.wait_for(lambda: "viaconsole" not in h2.channels() and "viaconsole" not in h1.channels(), timeout=30,
+                    what="'viaconsole' (de-registered in h3's console) removed fleet-wide")
 
 
 def test_live_data_over_nats(fleet):
@@ -210,6 +266,19 @@ def test_host_loss_leaves_the_others_working(fleet):
     c = h3.channels()
     assert c["ontwo"]["reachable"] is False
     assert c["c3conf"]["status"] == "active"
+    # h1's console: h2's channel unreachable with its last figures greyed, h3's still active.
+    # (While JetStream elects new leaders h1 may briefly see h3 as unreachable too: waited out.)
+    res = console(h1, wait={"ontwo": {"reachable": "false"}, "c3conf": {"status": "active", "reachable": "true"}},
+                  timeout_ms=45000, screenshot=str(ARTIFACTS / "console-fleet-host-lost.png"))
+    t = res["table"]
+    rows = rows_of(t)
+    gone, alive = rows["ontwo"], rows["c3conf"]
+    assert gone["host"] == "h2" and gone["host_text"] == "h2" and gone["status"] == "unreachable", gone
+    assert gone["status_text"].startswith("unreachable") and "status-unreachable" in gone["status_class"], gone
+    assert gone["stale_cells"] == 8 and gone["stale_title"] == "last figures from h2, not current", gone
+    assert alive["host"] == "h3" and alive["host_text"] == "h3" and alive["status_text"].startswith("active"), alive
+    assert alive["stale_cells"] == 0, alive
+    assert ["h2", "h2 — unreachable"] in t["filter_options"], t["filter_options"]
     # h1 and h3 keep working: a new registration on h1 for h3 still runs there (JetStream
     # keeps its quorum with two of three members).
     register(h1, "afterloss", 26303, on="h3")

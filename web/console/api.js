@@ -44,3 +44,4 @@ export const getSchema = (name) => api('GET', `/channels/${encodeURIComponent(na
 export const registerChannel = (req) => api('POST', '/channels', req);
 export const deregisterChannel = (name) => api('DELETE', `/channels/${encodeURIComponent(name)}`);
 export const health = () => api('GET', '/health');
+export const fleetHosts = () => api('GET', '/fleet');

@@ -1,8 +1,10 @@
-// SpeedData console: channel table (auto-refresh), register form, de-register with
+// SpeedData console: channel table (auto-refresh; in a fleet with each channel's host, and a
+// host filter), register form (optionally for another fleet host), de-register with
 // confirmation, schema viewer, latest values from the stripchart, dark/light theme, the
 // bearer token for this browser session.
 import {
-  ApiError, deregisterChannel, getSchema, getToken, health, listChannels, registerChannel, setToken, whenUnauthorized,
+  ApiError, deregisterChannel, fleetHosts, getSchema, getToken, health, listChannels, registerChannel, setToken,
+  whenUnauthorized,
 } from './api.js';
 import { formatValue, noteScale, scaleOf } from './format.js';
 import { LiveValues } from './live.js';
@@ -73,8 +75,86 @@ function cell(text, cls) {
   return td;
 }
 
+// ---------------------------------------------------------------- fleet
+// In a fleet (docs/fleet.md) every host's API lists the whole fleet's channels, each with the
+// `host` that runs its relay, `local` (this host runs it) and `reachable` (that host reported
+// in the last ~5 s). On a single host a host column, filter and register field would only
+// repeat this host's name on every row: they are hidden there.
+let thisHost = '';        // this orchestrator's host name (from /health)
+let fleet = null;         // GET /api/v1/fleet while this host is in a fleet, else null
+let lastChannels = [];    // the last list, rendered again when the filter changes
+let hostFilter = new URLSearchParams(location.search).get('host') || '';  // '' = all hosts
+
+// An orchestrator from before the fleet sends no host: its channels are this host's.
+const hostOf = (ch) => ch.host || thisHost;
+const isLocal = (ch) => ch.local !== false;
+const isReachable = (ch) => ch.reachable !== false;
+const hostLabel = (h) => (h === thisHost ? `${h} (this host)` : h);
+
+// Every host known, with whether it is reachable: this one, the fleet's (also those running no
+// channel yet, so one can register for them) and any a channel names.
+function knownHosts(channels) {
+  const hosts = new Map();
+  if (thisHost) hosts.set(thisHost, true);
+  for (const h of (fleet && fleet.hosts) || []) hosts.set(h.host, h.reachable !== false);
+  for (const ch of channels) if (!hosts.has(hostOf(ch))) hosts.set(hostOf(ch), isReachable(ch));
+  return hosts;
+}
+const inFleet = (channels, hosts) => !!fleet || hosts.size > 1 || channels.some((ch) => !isLocal(ch));
+
+// The filter's options (and the register form's host list) are rebuilt only when the hosts
+// change: rebuilding them on every refresh would close the list under the user's pointer. A
+// host filtered on stays an option after it has gone, so the filter is never dropped silently.
+function syncHostChoices(hosts) {
+  const names = [...hosts.keys()].sort();
+  const options = names.concat(hostFilter && !hosts.has(hostFilter) ? [hostFilter] : []);
+  const labels = options.map((h) => hostLabel(h) + (hosts.get(h) === false ? ' — unreachable' : ''));
+  const sel = $('#host-filter');
+  const key = JSON.stringify(labels);
+  if (sel.dataset.key !== key) {
+    sel.dataset.key = key;
+    sel.replaceChildren(new Option('all hosts', ''), ...options.map((h, i) => new Option(labels[i], h)));
+    $('#known-hosts').replaceChildren(...names.map((h) => new Option(h === thisHost ? 'this host' : '', h)));
+  }
+  sel.value = hostFilter;
+}
+$('#host-filter').addEventListener('change', (ev) => {
+  hostFilter = ev.target.value;
+  // In the address too: a reload, or a link passed on, shows the same host.
+  const url = new URL(location.href);
+  if (hostFilter) url.searchParams.set('host', hostFilter); else url.searchParams.delete('host');
+  history.replaceState(null, '', url);
+  renderTable(lastChannels);
+});
+
+async function refreshFleet(h) {
+  if (h && !h.fleet) fleet = null;
+  else if (h) {
+    try { fleet = await fleetHosts(); } catch { /* keep the last answer; the table says what it can */ }
+  }
+  const pill = $('#fleet-state');
+  pill.hidden = !fleet;
+  if (!fleet) return;
+  const hosts = fleet.hosts || [];
+  const gone = hosts.filter((x) => x.reachable === false).map((x) => x.host);
+  pill.textContent = fleet.connected === false ? 'fleet: NATS not connected'
+    : `fleet: ${hosts.length} hosts${gone.length ? `, ${gone.length} unreachable` : ''}`;
+  pill.classList.toggle('warn', fleet.connected === false || gone.length > 0);
+  pill.title = hosts.map((x) => `${hostLabel(x.host)}: ${x.reachable === false ? 'unreachable' : 'reachable'}, `
+    + `${x.channels} channels`).join('\n');
+}
+
 // ---------------------------------------------------------------- channel table
 async function refresh() {
+  // Health first: it names this host, which the table marks.
+  let h = null;
+  try {
+    h = await health();
+    thisHost = h.host || thisHost;
+    // In a fleet these counts are this host's only: say whose.
+    $('#health').textContent = `${h.status} · ${h.fleet ? `${h.host}: ` : ''}${h.relays_running}/${h.channels} relays`;
+  } catch { $('#health').textContent = 'orchestrator unreachable'; }
+  await refreshFleet(h);
   try {
     const channels = await listChannels();
     renderTable(channels);
@@ -84,51 +164,94 @@ async function refresh() {
     $('#table-error').hidden = false;
     $('#table-error').textContent = `cannot list channels: ${e.message}`;
   }
-  try {
-    const h = await health();
-    $('#health').textContent = `${h.status} · ${h.relays_running}/${h.channels} relays`;
-  } catch { $('#health').textContent = 'orchestrator unreachable'; }
 }
 
 function renderTable(channels) {
+  lastChannels = channels;
+  const hosts = knownHosts(channels);
+  const many = inFleet(channels, hosts);
+  $('#channels').classList.toggle('one-host', !many);
+  $('#host-filter-label').hidden = !many && !hostFilter;  // a filter from the address stays visible
+  $('#host-field').hidden = !many;
+  $('#register input[name=host]').placeholder = thisHost ? `this host (${thisHost})` : 'this host';
+  syncHostChoices(hosts);
+  const rows = channels.filter((ch) => !hostFilter || hostOf(ch) === hostFilter);
+  $('#shown').textContent = hostFilter ? `${rows.length} of ${channels.length} channels shown` : '';
   const body = $('#channels tbody');
-  body.replaceChildren();
-  for (const ch of channels) {
-    const f = ch.figures || {};
+  body.replaceChildren(...rows.map(channelRow));
+  if (!rows.length && hostFilter) {
+    const td = cell(`no channels on ${hostFilter}`, 'muted empty');
+    td.colSpan = $('#channels thead tr').children.length;
     const tr = document.createElement('tr');
-    tr.dataset.channel = ch.name;
-    tr.dataset.status = ch.status;
-    if (ch.name === selected) tr.className = 'selected';
-    tr.append(
-      cell(ch.name),
-      // "active" alone hid a channel that never gets data: say whether it is receiving.
-      cell(ch.status === 'active' ? `active, ${ch.activity || 'receiving'}` : ch.status,
-           `status status-${ch.status} activity-${ch.activity || ch.status}`),
-      cell(ch.port, 'num'),
-      cell(ch.source === 'api' ? 'registered' : 'relay.yaml'),
-      cell(fmtNum(f.rates && f.rates.records, 1), 'num'),
-      cell(fmtNum(f.records), 'num'),
-      cell(fmtNum(f.malformed), 'num'),
-      cell(fmtNum(f.kernel_drops), 'num'),
-      cell(fmtBytes(f.bytes_on_disk), 'num'),
-      cell(fmtTime(f.oldest_time)),
-      cell(fmtNum(ch.restarts), 'num'),
-      cell(ch.pid ?? '–', 'num'),
-    );
-    const actions = document.createElement('td');
-    const show = document.createElement('button');
-    show.type = 'button'; show.textContent = 'schema'; show.className = 'show-schema';
-    show.addEventListener('click', () => select(ch.name));
-    actions.append(show);
-    if (ch.source === 'api') {
-      const del = document.createElement('button');
-      del.type = 'button'; del.textContent = 'de-register'; del.className = 'deregister danger';
-      del.addEventListener('click', () => confirmDeregister(ch.name));
-      actions.append(' ', del);
-    }
-    tr.append(actions);
+    tr.append(td);
     body.append(tr);
   }
+}
+
+function channelRow(ch) {
+  const f = ch.figures || {};
+  const host = hostOf(ch);
+  const gone = !isReachable(ch);
+  const tr = document.createElement('tr');
+  tr.dataset.channel = ch.name;
+  tr.dataset.status = ch.status;
+  tr.dataset.host = host;
+  tr.dataset.local = String(isLocal(ch));
+  tr.dataset.reachable = String(!gone);
+  tr.classList.toggle('selected', ch.name === selected);
+  tr.classList.toggle('unreachable', gone);
+  // A gone host's figures are the last it sent: still shown (they say where it stopped), but
+  // greyed, so nobody reads them as current.
+  const fig = (text, cls = 'num') => {
+    const td = cell(text, cls);
+    if (gone) { td.classList.add('stale'); td.title = `last figures from ${host}, not current`; }
+    return td;
+  };
+  const pid = fig(ch.pid ?? '–');
+  if (!gone && !isLocal(ch) && ch.pid) pid.title = `process on ${host}`;
+  tr.append(
+    cell(ch.name),
+    cell(isLocal(ch) ? hostLabel(host) : host, `host ${isLocal(ch) ? 'host-local' : 'host-remote'}`),
+    statusCell(ch),
+    cell(ch.port, 'num'),
+    cell(ch.source === 'api' ? 'registered' : 'relay.yaml'),
+    fig(fmtNum(f.rates && f.rates.records, 1)),
+    fig(fmtNum(f.records)),
+    fig(fmtNum(f.malformed)),
+    fig(fmtNum(f.kernel_drops)),
+    fig(ch.figures ? fmtBytes(f.bytes_on_disk) : '–'),  // no figures yet is not "0 B"
+    fig(fmtTime(f.oldest_time), ''),
+    fig(fmtNum(ch.restarts)),
+    pid,
+  );
+  const actions = document.createElement('td');
+  const show = document.createElement('button');
+  show.type = 'button'; show.textContent = 'schema'; show.className = 'show-schema';
+  show.addEventListener('click', () => select(ch.name));
+  actions.append(show);
+  // Any registered channel, whatever its host: the API removes it fleet-wide.
+  if (ch.source === 'api') {
+    const del = document.createElement('button');
+    del.type = 'button'; del.textContent = 'de-register'; del.className = 'deregister danger';
+    del.addEventListener('click', () => confirmDeregister(ch));
+    actions.append(' ', del);
+  }
+  tr.append(actions);
+  return tr;
+}
+
+// "active" alone hid a channel that never gets data: say whether it is receiving. A channel
+// whose host stopped reporting says so, and since when: its last status would be a guess.
+function statusCell(ch) {
+  if (!isReachable(ch)) {
+    const age = ch.reported_age_s;
+    const td = cell(age ? `unreachable, no report for ${fmtNum(age)} s` : 'unreachable',
+                    'status status-unreachable activity-unreachable');
+    td.title = `${hostOf(ch)} has not reported to the fleet: its relay may still run, this host cannot tell`;
+    return td;
+  }
+  return cell(ch.status === 'active' ? `active, ${ch.activity || 'receiving'}` : ch.status,
+              `status status-${ch.status} activity-${ch.activity || ch.status}`);
 }
 
 async function select(name) {
@@ -147,16 +270,22 @@ async function select(name) {
 }
 
 // ---------------------------------------------------------------- de-register
-function confirmDeregister(name) {
+// Another host's channel: the API removes it from the fleet's registry and that host stops
+// its relay (an unreachable one when it reports again).
+function confirmDeregister(ch) {
+  const { name } = ch;
+  const host = hostOf(ch);
   const dlg = $('#confirm');
-  $('#confirm-text').textContent =
-    `De-register channel “${name}”? Its relay stops; cached files stay until retention removes them.`;
+  const stops = isLocal(ch) ? 'Its relay stops' : isReachable(ch) ? `Its relay on ${host} stops`
+    : `${host} is unreachable: it stops the relay when it is back`;
+  $('#confirm-text').textContent = `De-register channel “${name}”${isLocal(ch) ? '' : ` of host ${host}`}? `
+    + `${stops}; cached files stay until retention removes them.`;
   dlg.returnValue = '';
   dlg.onclose = async () => {
     if (dlg.returnValue !== 'ok') return;
     try {
       await deregisterChannel(name);
-      say(`de-registered ${name}`, 'ok');
+      say(`de-registered ${name}${isLocal(ch) ? '' : ` (host ${host} stops its relay)`}`, 'ok');
       if (selected === name) selected = null;
     } catch (e) {
       say(`de-register failed: ${e instanceof ApiError ? `${e.status}: ` : ''}${e.message}`, 'error');
@@ -192,10 +321,20 @@ function say(text, kind) {
   out.classList.add('flash');
 }
 const clock = () => new Date().toLocaleTimeString();
+// For another host: which one, and a word when the fleet has never seen it (a typo, or a host
+// not started yet: the registration stands and that host starts the relay when it joins).
+function registeredWhere(ch) {
+  if (!ch.host || ch.local !== false) return '';
+  const seen = knownHosts(lastChannels).has(ch.host);
+  return ` of host ${ch.host}${seen ? '' : ` (not seen in the fleet yet: it starts the relay when it joins)`}`;
+}
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const btn = $('#register-btn');
   const req = { name: form.name.value.trim() };
+  // Empty: this host (the API's default); only a named host is sent.
+  const host = form.host.value.trim();
+  if (host) req.host = host;
   if (form.port.value) req.port = Number(form.port.value);
   if (form.querySelector('input[name=schema_mode]:checked').value === 'path') {
     if (form.schema_path.value.trim()) req.schema_path = form.schema_path.value.trim();
@@ -212,7 +351,7 @@ form.addEventListener('submit', async (ev) => {
     // A clean form for the next channel: the old schema must not be registered again by mistake.
     form.reset();
     syncMode();
-    say(`✓ registered ${ch.name} on UDP port ${ch.port} (${clock()})`, 'ok');
+    say(`✓ registered ${ch.name} on UDP port ${ch.port}${registeredWhere(ch)} (${clock()})`, 'ok');
     refresh();
   } catch (e) {
     say(e instanceof ApiError ? `${e.status}: ${e.message}` : e.message, 'error');

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "cli/commands.hpp"
+#include "core/config/cluster.hpp"
 #include "core/config/config.hpp"
 #include "core/config/orchestrator_config.hpp"
 #include "core/fs.hpp"
@@ -93,7 +94,7 @@ void print_notices(const std::vector<std::string>& notices) {
     }
 }
 
-// Every server refuses to start without its token file, and deploy.sh does not copy it (it is
+// Every server refuses to start without its token file (or the fleet's NATS secrets), and deploy.sh does not copy it (it is
 // a secret, kept out of the YAML): a host that lacks it must fail `config check`, before a
 // restart takes its services down. (Not part of check_all: migrating files needs no token.)
 void check_token_files(const std::filesystem::path& dir) {
@@ -107,6 +108,9 @@ void check_token_files(const std::filesystem::path& dir) {
         auto t = config::load_token(own, dir, (dir / "orchestrator.yaml").string() + ": http.token_file");
         if (!t) fail("config", t.message(), 2);
     }
+    // The fleet's NATS password, token and TLS files are secrets too (cluster.*).
+    auto cluster = config::load_cluster_config(dir);
+    if (!cluster) fail("config", cluster.message(), 2);
 }
 
 void run_check(const ConfigOptions& o) {

@@ -131,8 +131,10 @@ void add_stripchart_command(CLI::App& app) {
         poller.set_receiver(&receiver, cfg->multicast.interface);
         // A fleet (cluster.nats): other hosts' channels over NATS (docs/fleet.md).
         std::unique_ptr<stripchart::NatsFeed> feed;
-        if (auto cluster = config::load_cluster_config(dir); cluster && cluster->enabled()) {
-            feed = std::make_unique<stripchart::NatsFeed>(hub, cluster->nats);
+        auto cluster = config::load_cluster_config(dir);
+        if (!cluster) fail("stripchart", cluster.message(), 2);
+        if (cluster->enabled()) {
+            feed = std::make_unique<stripchart::NatsFeed>(hub, *cluster);
             poller.set_nats_feed(feed.get());
         }
         poller.start();

@@ -1,7 +1,9 @@
 #include "fleet/nats.hpp"
 
 #include <nats/nats.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -55,7 +57,30 @@ struct Nats::Impl {
 Nats::Nats(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Nats::~Nats() = default;
 
-Result<std::unique_ptr<Nats>> Nats::connect(const std::string& urls, const std::string& client_name) {
+namespace {
+
+void on_first_connect(natsConnection*, void*) {}  // connected() tells; nothing to do here
+
+// Authentication and TLS (docs/fleet.md, "Securing NATS"): the secrets were read by the config
+// loader; nats.c keeps copies for its reconnects.
+natsStatus set_security(natsOptions* o, const config::ClusterConfig& c) {
+    natsStatus s = NATS_OK;
+    if (!c.user.empty() && (s = natsOptions_SetUserInfo(o, c.user.c_str(), c.password.c_str())) != NATS_OK) return s;
+    if (!c.token.empty() && (s = natsOptions_SetToken(o, c.token.c_str())) != NATS_OK) return s;
+    if (!c.tls()) return NATS_OK;
+    if ((s = natsOptions_SetSecure(o, true)) != NATS_OK) return s;
+    if (!c.tls_ca_file.empty() && (s = natsOptions_LoadCATrustedCertificates(o, c.tls_ca_file.c_str())) != NATS_OK)
+        return s;
+    if (!c.tls_cert_file.empty() &&
+        (s = natsOptions_LoadCertificatesChain(o, c.tls_cert_file.c_str(), c.tls_key_file.c_str())) != NATS_OK)
+        return s;
+    return NATS_OK;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Nats>> Nats::connect(const config::ClusterConfig& cluster, const std::string& client_name) {
+    const std::string& urls = cluster.nats;
     auto impl = std::make_unique<Impl>();
     natsStatus s = natsOptions_Create(&impl->opts);
     if (s != NATS_OK) return nats_error("nats options", s);
@@ -79,8 +104,13 @@ Result<std::unique_ptr<Nats>> Nats::connect(const std::string& urls, const std::
         (s = natsOptions_SetMaxPingsOut(impl->opts, 2)) != NATS_OK ||
         // Live data is not worth queueing during an outage: a small buffer, then errors.
         (s = natsOptions_SetReconnectBufSize(impl->opts, 256 * 1024)) != NATS_OK ||
-        (s = natsOptions_SetRetryOnFailedConnect(impl->opts, true, nullptr, nullptr)) != NATS_OK)
+        // With a callback, a first connect that fails goes on in nats.c's reconnect thread
+        // (natsConnection_Connect answers NATS_NOT_YET_CONNECTED). Without one it would block,
+        // for ever with unlimited reconnects: a host whose NATS is down, or refuses its
+        // password, would never serve its API.
+        (s = natsOptions_SetRetryOnFailedConnect(impl->opts, true, on_first_connect, nullptr)) != NATS_OK)
         return nats_error("nats options", s);
+    if ((s = set_security(impl->opts, cluster)) != NATS_OK) return nats_error("nats TLS/credentials", s);
     s = natsConnection_Connect(&impl->nc, impl->opts);
     if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) return nats_error("connect " + urls, s);
     jsOptions jo;
@@ -91,6 +121,16 @@ Result<std::unique_ptr<Nats>> Nats::connect(const std::string& urls, const std::
 }
 
 bool Nats::connected() const { return natsConnection_Status(impl_->nc) == NATS_CONN_STATUS_CONNECTED; }
+
+std::string Nats::last_error() const {
+    if (connected()) return std::string();
+    const char* text = nullptr;
+    const natsStatus s = natsConnection_GetLastError(impl_->nc, &text);
+    if (s == NATS_OK) return std::string();
+    std::string out = natsStatus_GetText(s);
+    if (text && *text && out != text) out += std::string(": ") + text;
+    return out;
+}
 
 Status Nats::publish(const std::string& subject, std::string_view data) {
     if (!connected()) return Status::unavailable("nats: not connected");
@@ -127,19 +167,34 @@ Status Nats::ensure_stream(const std::string& name, const std::string& subject_p
     cfg.Subjects = subj;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
-    cfg.Replicas = replicas;
     cfg.AllowDirect = true;
-    s = js_AddStream(&si, impl_->js, &cfg, nullptr, &jerr);
-    if (s == NATS_OK) {
-        jsStreamInfo_Destroy(si);
-        return Status();
+    for (int r = first_replicas(replicas);; --r) {
+        cfg.Replicas = r;
+        s = js_AddStream(&si, impl_->js, &cfg, nullptr, &jerr);
+        if (s == NATS_OK) {
+            jsStreamInfo_Destroy(si);
+            return Status();
+        }
+        Status made = nats_error("create stream " + name + " (" + std::to_string(r) + " replicas)", s);
+        // Made by another host meanwhile.
+        if (js_GetStreamInfo(&si, impl_->js, name.c_str(), nullptr, &jerr) == NATS_OK) {
+            jsStreamInfo_Destroy(si);
+            return Status();
+        }
+        if (!fewer_replicas(replicas, r, made)) return made;
     }
-    // Made by another host meanwhile.
-    if (js_GetStreamInfo(&si, impl_->js, name.c_str(), nullptr, &jerr) == NATS_OK) {
-        jsStreamInfo_Destroy(si);
-        return Status();
-    }
-    return nats_error("create stream " + name, s);
+}
+
+// cluster.replicas 0 ("as many as the cluster has, up to 3"): the client cannot count the
+// members exactly (its server list holds the URL it was given and the members' advertised
+// ones, which may be the same server twice), so it starts from that count and steps down when
+// JetStream answers that it has not enough servers. An explicit count is never lowered.
+int Nats::first_replicas(int replicas) const { return replicas > 0 ? replicas : std::clamp(cluster_size(), 1, 3); }
+
+bool Nats::fewer_replicas(int asked, int tried, const Status& error) const {
+    if (asked > 0 || tried <= 1 || error.message().find("no suitable peers") == std::string::npos) return false;
+    spdlog::warn("fleet: {}: trying {} replicas", error.message(), tried - 1);
+    return true;
 }
 
 Status Nats::stream_publish(const std::string& subject, std::string_view data) {
@@ -219,12 +274,21 @@ Result<std::unique_ptr<Bucket>> Nats::bucket(const std::string& name, int replic
         kvConfig_Init(&cfg);
         cfg.Bucket = name.c_str();
         cfg.History = 1;
-        cfg.Replicas = replicas;
         cfg.StorageType = js_FileStorage;
         cfg.TTL = static_cast<int64_t>(max_age.count()) * 1000;  // ms
-        s = js_CreateKeyValue(&impl->kv, impl_->js, &cfg);
-        // Another host created it at the same moment.
-        if (s != NATS_OK) s = js_KeyValue(&impl->kv, impl_->js, name.c_str());
+        for (int r = first_replicas(replicas);; --r) {
+            cfg.Replicas = r;
+            s = js_CreateKeyValue(&impl->kv, impl_->js, &cfg);
+            if (s == NATS_OK) break;
+            // Another host created it at the same moment; else the creation's error is the one to
+            // say (taken first: nats.c's last error text is per call).
+            Status made = nats_error("create key-value bucket " + name + " (" + std::to_string(r) + " replicas)", s);
+            if (js_KeyValue(&impl->kv, impl_->js, name.c_str()) == NATS_OK) {
+                s = NATS_OK;
+                break;
+            }
+            if (!fewer_replicas(replicas, r, made)) return made;
+        }
     }
     if (s != NATS_OK) return nats_error("key-value bucket " + name, s);
     return std::unique_ptr<Bucket>(new Bucket(std::move(impl)));

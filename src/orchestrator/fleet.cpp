@@ -57,14 +57,19 @@ RegisteredChannel Orchestrator::reg_of(const json& e) {
 
 void Orchestrator::start_fleet() {
     if (!cluster_.enabled()) return;
-    spdlog::info("fleet: host '{}', NATS {}", host_, cluster_.nats);
+    spdlog::info("fleet: host '{}', NATS {}", host_, config::redact_nats_urls(cluster_.nats));
     fleet_thread_ = std::thread([this] { fleet_loop(); });
     forward_thread_ = std::thread([this] { fleet_forward_loop(); });
 }
 
+std::string Orchestrator::nats_error_text() const {
+    std::lock_guard lock(nats_error_mutex_);
+    return nats_error_;
+}
+
 bool Orchestrator::fleet_connect() {
     if (!nats_) {
-        auto n = fleet::Nats::connect(cluster_.nats, "speeddata-orchestrator@" + host_);
+        auto n = fleet::Nats::connect(cluster_, "speeddata-orchestrator@" + host_);
         if (!n) {
             spdlog::error("fleet: {} (retrying)", n.message());
             return false;
@@ -74,9 +79,16 @@ bool Orchestrator::fleet_connect() {
     const bool up = nats_->connected();
     if (up != nats_connected_.exchange(up))
         spdlog::info(up ? "fleet: connected to NATS" : "fleet: NATS unreachable: fleet features paused, local capture goes on");
+    {
+        // A refused login or certificate is not an outage that ends by itself: say why, once.
+        std::string why = up ? std::string() : nats_->last_error();
+        std::lock_guard lock(nats_error_mutex_);
+        if (why != nats_error_ && !why.empty()) spdlog::error("fleet: NATS: {}", why);
+        nats_error_ = std::move(why);
+    }
     if (!up) return false;
     if (!kv_channels_ || !kv_hosts_) {
-        const int replicas = cluster_.replicas > 0 ? cluster_.replicas : std::clamp(nats_->cluster_size(), 1, 3);
+        const int replicas = cluster_.replicas;  // 0: as many as the cluster holds, up to 3
         auto c = nats_->bucket(channels_bucket, replicas, seconds(0));
         if (!c) {
             spdlog::warn("fleet: {} (retrying)", c.message());
@@ -331,8 +343,11 @@ Response Orchestrator::h_fleet(const Request&) {
     }
     return Response::json(200, {{"enabled", cluster_.enabled()},
                                 {"host", host_},
-                                {"nats", cluster_.enabled() ? json(cluster_.nats) : json(nullptr)},
+                                {"nats", cluster_.enabled() ? json(config::redact_nats_urls(cluster_.nats)) : json(nullptr)},
                                 {"connected", nats_connected_.load()},
+                                {"nats_error", nats_error_text()},
+                                {"tls", cluster_.tls()},
+                                {"auth", !cluster_.user.empty() ? "user" : !cluster_.token.empty() ? "token" : "none"},
                                 {"hosts", hosts},
                                 {"forwarded", forwarded_.load()},
                                 {"forward_errors", forward_errors_.load()}});

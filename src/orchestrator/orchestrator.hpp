@@ -103,6 +103,7 @@ private:
     // ---- the fleet (fleet.cpp; all of it idle unless cluster_.enabled())
     void fleet_loop();
     bool fleet_connect();     // connection and buckets; false: try again later
+    std::string nats_error_text() const;
     void fleet_sync();        // one round: registry both ways, figures out and in
     void fleet_forward_loop();  // decimated multicast of this host's channels -> NATS subjects
     static nlohmann::json entry_of(const RegisteredChannel& reg, const std::string& host, const std::string& source);
@@ -152,6 +153,8 @@ private:
     std::thread fleet_thread_, forward_thread_;
     std::atomic<bool> fleet_stop_{false};
     std::atomic<bool> nats_connected_{false};
+    mutable std::mutex nats_error_mutex_;
+    std::string nats_error_;  // why NATS is not connected ("" when it is): /api/v1/fleet
     bool fleet_synced_ = false;                      // one full sync done since start (fleet thread)
     std::chrono::steady_clock::time_point next_status_{};
     // Guarded by mutex_:

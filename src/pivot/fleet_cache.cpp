@@ -30,7 +30,7 @@ bool plain_name(const std::string& s) {
 std::unique_ptr<FleetCache> FleetCache::start(const config::PivotConfig& cfg, const config::ClusterConfig& cluster) {
     if (!cluster.enabled()) return nullptr;
     const std::string host = config::cluster_host_name(cluster);
-    auto n = fleet::Nats::connect(cluster.nats, "speeddata-pivot@" + host);
+    auto n = fleet::Nats::connect(cluster, "speeddata-pivot@" + host);
     if (!n) {
         spdlog::error("fleet: {} (fleet exports off)", n.message());
         return nullptr;
@@ -39,8 +39,11 @@ std::unique_ptr<FleetCache> FleetCache::start(const config::PivotConfig& cfg, co
     auto files = fc->nats_->subscribe("speeddata.pivot.files.*", [p = fc.get()](const fleet::Message& m) { p->on_files(m); });
     auto read = fc->nats_->subscribe("speeddata.pivot.read." + host, [p = fc.get()](const fleet::Message& m) { p->on_read(m); });
     if (!files || !read) {
-        spdlog::error("fleet: {} (fleet exports off)", !files ? files.message() : read.message());
-        return nullptr;
+        // nats.c closes a connection whose login or certificate the server refused: the fleet
+        // calls answer 503 with the reason until the pivot restarts with the right settings.
+        spdlog::error("fleet: {}; {} (fleet calls answer 503 until a restart)", !files ? files.message() : read.message(),
+                      fc->nats_->last_error());
+        return fc;
     }
     fc->files_sub_ = std::move(*files);
     fc->read_sub_ = std::move(*read);
@@ -51,6 +54,11 @@ std::unique_ptr<FleetCache> FleetCache::start(const config::PivotConfig& cfg, co
 FleetCache::FleetCache(config::PivotConfig cfg, config::ClusterConfig cluster, std::string host,
                        std::unique_ptr<fleet::Nats> nats)
     : cfg_(std::move(cfg)), cluster_(std::move(cluster)), host_(std::move(host)), nats_(std::move(nats)) {}
+
+Status FleetCache::not_connected() const {
+    const std::string why = nats_->last_error();
+    return Status::unavailable("fleet: NATS is not connected" + (why.empty() ? std::string() : " (" + why + ")"));
+}
 
 FleetCache::~FleetCache() {
     tags_kv_.reset();
@@ -134,7 +142,7 @@ Result<fs::path> FleetCache::gather(const std::vector<std::string>& channels, in
                                       json{{"start_ns", start_ns}, {"end_ns", end_ns}}.dump(), request_timeout);
         if (!listing) {
             if (listing.code() == StatusCode::unavailable && !nats_->connected())
-                return Status::unavailable("fleet: NATS is not connected; channel '" + ch + "' is not cached here");
+                return Status::unavailable(not_connected().message() + "; channel '" + ch + "' is not cached here");
             continue;  // nobody caches it: the export says "unknown channel"
         }
         json l = json::parse(*listing, nullptr, false);
@@ -178,9 +186,9 @@ constexpr const char* tags_bucket = "speeddata_tags";
 }  // namespace
 
 Status FleetCache::ensure_tag_storage() {
-    if (!nats_->connected()) return Status::unavailable("fleet: NATS is not connected");
+    if (!nats_->connected()) return not_connected();
     if (tags_kv_) return Status();
-    const int replicas = cluster_.replicas > 0 ? cluster_.replicas : std::clamp(nats_->cluster_size(), 1, 3);
+    const int replicas = cluster_.replicas;  // 0: as many as the cluster holds, up to 3
     if (auto st = nats_->ensure_stream(tags_stream, "speeddata.tags", replicas); !st.ok()) return st;
     auto kv = nats_->bucket(tags_bucket, replicas, std::chrono::seconds(0));
     if (!kv) return kv.status();

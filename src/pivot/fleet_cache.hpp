@@ -46,6 +46,7 @@ public:
     Result<nlohmann::json> fetch_tag(const std::string& key, const std::filesystem::path& to);
 
 private:
+    Status not_connected() const;  // 503, with why NATS is not connected when nats.c knows
     FleetCache(config::PivotConfig cfg, config::ClusterConfig cluster, std::string host, std::unique_ptr<fleet::Nats> nats);
     void on_files(const fleet::Message& m);
     void on_read(const fleet::Message& m);

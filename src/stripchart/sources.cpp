@@ -234,7 +234,7 @@ void NatsFeed::want(const std::set<std::string>& channels) {
     std::lock_guard lock(mu_);
     if (!nats_) {
         if (channels.empty()) return;
-        auto n = fleet::Nats::connect(urls_, "speeddata-stripchart");
+        auto n = fleet::Nats::connect(cluster_, "speeddata-stripchart");
         if (!n) {
             spdlog::warn("fleet: {}", n.message());
             return;

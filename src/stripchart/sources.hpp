@@ -67,7 +67,7 @@ std::vector<Group> load_config_channels(Hub& hub, const std::filesystem::path& c
 // counted from sequence numbers). Subscriptions survive NATS outages (the client reconnects).
 class NatsFeed {
 public:
-    NatsFeed(Hub& hub, std::string urls) : hub_(hub), urls_(std::move(urls)) {}
+    NatsFeed(Hub& hub, config::ClusterConfig cluster) : hub_(hub), cluster_(std::move(cluster)) {}
     ~NatsFeed();
     NatsFeed(const NatsFeed&) = delete;
     NatsFeed& operator=(const NatsFeed&) = delete;
@@ -77,7 +77,7 @@ public:
 
 private:
     Hub& hub_;
-    std::string urls_;
+    config::ClusterConfig cluster_;
     std::mutex mu_;
     std::unique_ptr<fleet::Nats> nats_;
     std::map<std::string, std::unique_ptr<fleet::Subscription>> subs_;

@@ -118,7 +118,7 @@ class Host:
         self.nats = self.popen([NATS_SERVER, "-a", "0.0.0.0", "-p", str(CLIENT_PORT), "-n", self.name,
                                 "-js", "-sd", str(store), "--cluster_name", "sdfleet",
                                 "--cluster", f"nats://{self.addr}:{ROUTE_PORT}", "--routes", routes,
-                                "-m", str(MONITOR_PORT)], "nats.log")
+                                "-m", str(MONITOR_PORT), *self.fleet.nats_args], "nats.log")
 
     def stop_nats(self):
         if self.nats and self.nats.alive():
@@ -149,8 +149,10 @@ class Host:
                         "state_path": str(self.data_dir / "state"), "tags_path": str(self.data_dir / "tags")},
             # The test network is closed: no token needed on the bridge address.
             "auth": {"mode": "none"},
-            "cluster": {"nats": f"nats://127.0.0.1:{CLIENT_PORT}", "host": self.name},
+            "cluster": {"nats": f"nats://127.0.0.1:{CLIENT_PORT}", "host": self.name, **self.fleet.cluster},
         }
+        for name, text in self.fleet.config_files.items():  # e.g. a NATS password file, certificates
+            (self.config_dir / name).write_text(text)
         (self.config_dir / "global.yaml").write_text(json.dumps(glob))
         (self.config_dir / "relay.yaml").write_text(json.dumps({"channels": channels or {}}))
         (self.config_dir / "orchestrator.yaml").write_text(json.dumps(
@@ -191,7 +193,12 @@ class Host:
 
 
 class Fleet:
-    def __init__(self, tmp, n=3):
+    def __init__(self, tmp, n=3, nats_args=(), cluster=None, config_files=None):
+        """nats_args: more nats-server options (TLS, users); cluster: more cluster.* keys of
+        every host's global.yaml; config_files: {name: text} written to every config dir."""
+        self.nats_args = list(nats_args)
+        self.cluster = dict(cluster or {})
+        self.config_files = dict(config_files or {})
         if os.environ.get("SPEEDDATA_IN_NETNS") != "1":
             raise RuntimeError("run through tests/netns-run: the fleet's namespaces live inside its namespace")
         self.tmp = Path(tmp)

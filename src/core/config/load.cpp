@@ -577,13 +577,90 @@ Result<ChannelConfig> parse_channel(const RelayConfig& base, const std::string& 
     return c;
 }
 
+namespace {
+
+bool file_set(const fs::path& p) { return !p.empty() && p != "none"; }
+
+// The first line of a secret's file, trailing space trimmed; origin names the file and key.
+Result<std::string> read_secret(const fs::path& file, const std::string& origin) {
+    auto text = read_text(file);
+    if (!text) return Status::invalid(origin + ": cannot read " + file.string() + ": " + text.message());
+    std::string secret = *text;
+    if (auto nl = secret.find('\n'); nl != std::string::npos) secret.resize(nl);
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+    if (secret.empty()) return Status::invalid(origin + ": " + file.string() + " is empty");
+    return secret;
+}
+
+// cluster.user / password_file / token_file / tls.*: which go together, and the files read now,
+// so that a wrong one is a config error naming its key, not a NATS error later.
+Status finish_cluster_security(ClusterConfig& c, const fs::path& config_dir) {
+    const std::string at = (config_dir / "global.yaml").string() + ": cluster.";
+    auto resolve = [&](const fs::path& p) { return p.is_absolute() ? p : config_dir / p; };
+    if (!c.user.empty() && !file_set(c.password_file))
+        return Status::invalid(at + "user: set cluster.password_file too (the user's password)");
+    if (file_set(c.password_file) && c.user.empty())
+        return Status::invalid(at + "password_file: set cluster.user too (whose password it is)");
+    if (file_set(c.token_file) && !c.user.empty())
+        return Status::invalid(at + "token_file: NATS takes a user or a token, not both (cluster.user is set)");
+    if (file_set(c.password_file)) {
+        auto pw = read_secret(resolve(c.password_file), at + "password_file");
+        if (!pw) return pw.status();
+        c.password = std::move(*pw);
+    }
+    if (file_set(c.token_file)) {
+        auto tok = read_secret(resolve(c.token_file), at + "token_file");
+        if (!tok) return tok.status();
+        c.token = std::move(*tok);
+    }
+    if (file_set(c.tls_cert) != file_set(c.tls_key))
+        return Status::invalid(at + (file_set(c.tls_cert) ? "tls.cert: set cluster.tls.key too (its private key)"
+                                                           : "tls.key: set cluster.tls.cert too (its certificate)"));
+    const std::pair<const fs::path*, std::string*> files[] = {
+        {&c.tls_ca, &c.tls_ca_file}, {&c.tls_cert, &c.tls_cert_file}, {&c.tls_key, &c.tls_key_file}};
+    const char* keys[] = {"tls.ca", "tls.cert", "tls.key"};
+    for (size_t i = 0; i < 3; ++i) {
+        if (!file_set(*files[i].first)) continue;
+        const fs::path f = resolve(*files[i].first);
+        auto text = read_text(f);
+        if (!text) return Status::invalid(at + keys[i] + ": cannot read " + f.string() + ": " + text.message());
+        if (text->find("-----BEGIN ") == std::string::npos)
+            return Status::invalid(at + keys[i] + ": " + f.string() + " is not a PEM file (no -----BEGIN line)");
+        *files[i].second = f.string();
+    }
+    return Status();
+}
+
+}  // namespace
+
 Result<ClusterConfig> load_cluster_config(const fs::path& config_dir) {
     auto global = read_file(config_dir, "global.yaml", FileKind::global);
     if (!global) return global.status();
     ClusterConfig c;
     apply_defaults(c, {Section::cluster});
     apply(c, {Section::cluster}, *global, "cluster.");
+    if (auto s = finish_cluster_security(c, config_dir); !s) return s;
     return c;
+}
+
+std::string redact_nats_urls(const std::string& urls) {
+    std::string out;
+    for (size_t start = 0; start <= urls.size();) {
+        const size_t end = std::min(urls.find(',', start), urls.size());
+        std::string url = urls.substr(start, end - start);
+        const size_t scheme = url.find("://");
+        const size_t at = url.find('@');
+        if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+            const size_t user_end = url.find(':', scheme + 3);
+            // nats://user:pass@h keeps the user; nats://token@h hides the token.
+            const size_t from = (user_end != std::string::npos && user_end < at) ? user_end + 1 : scheme + 3;
+            url.replace(from, at - from, "***");
+        }
+        if (start > 0) out += ',';
+        out += url;
+        start = end + 1;
+    }
+    return out;
 }
 
 std::string cluster_host_name(const ClusterConfig& cluster) {
@@ -595,15 +672,8 @@ std::string cluster_host_name(const ClusterConfig& cluster) {
 
 Result<std::string> load_token(const AuthConfig& auth, const fs::path& config_dir, const std::string& origin) {
     if (const char* env = std::getenv("SPEEDDATA_TOKEN"); env && *env) return std::string(env);
-    if (auth.token_file.empty() || auth.token_file == "none") return std::string();
-    const fs::path file = auth.token_file.is_absolute() ? auth.token_file : config_dir / auth.token_file;
-    auto text = read_text(file);
-    if (!text) return Status::invalid(origin + ": cannot read " + file.string() + ": " + text.message());
-    std::string token = *text;
-    if (auto nl = token.find('\n'); nl != std::string::npos) token.resize(nl);
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-    if (token.empty()) return Status::invalid(origin + ": " + file.string() + " is empty");
-    return token;
+    if (!file_set(auth.token_file)) return std::string();
+    return read_secret(auth.token_file.is_absolute() ? auth.token_file : config_dir / auth.token_file, origin);
 }
 
 Result<StripchartConfig> load_stripchart_config(const fs::path& config_dir) {

@@ -209,6 +209,29 @@ std::vector<Option> make_table() {
                  .doc = "Copies JetStream keeps of the fleet's registry, status and tags (set when the first host "
                         "creates them). 0 = min(3, the NATS servers the client knows when it first connects).",
                  .access = SD_FIELD(Cl, replicas)});
+    t.push_back({.section = S::cluster, .key = "user", .type = Type::user_name, .default_text = "",
+                 .doc = "The NATS user this host connects as (the server's `authorization` users); its password is "
+                        "in `cluster.password_file`. Empty: no user.",
+                 .access = SD_FIELD(Cl, user)});
+    t.push_back({.section = S::cluster, .key = "password_file", .type = Type::path, .default_text = "none",
+                 .doc = "File holding the NATS password of `cluster.user` (its first line). Relative: to the config "
+                        "directory. Kept out of global.yaml so that the config can be shared and deployed.",
+                 .access = SD_FIELD(Cl, password_file)});
+    t.push_back({.section = S::cluster, .key = "token_file", .type = Type::path, .default_text = "none",
+                 .doc = "File holding a NATS authorization token (its first line), for servers that use one "
+                        "instead of users. Not with `cluster.user`.",
+                 .access = SD_FIELD(Cl, token_file)});
+    t.push_back({.section = S::cluster, .key = "tls.ca", .type = Type::path, .default_text = "none",
+                 .doc = "PEM file of the CA certificates that sign the NATS servers' certificates. Set (or a "
+                        "`tls://` URL): the connection is TLS and the server's certificate and name are verified.",
+                 .access = SD_FIELD(Cl, tls_ca)});
+    t.push_back({.section = S::cluster, .key = "tls.cert", .type = Type::path, .default_text = "none",
+                 .doc = "PEM certificate chain this host presents to NATS (servers that verify clients, "
+                        "`tls { verify: true }`). Needs `cluster.tls.key`.",
+                 .access = SD_FIELD(Cl, tls_cert)});
+    t.push_back({.section = S::cluster, .key = "tls.key", .type = Type::path, .default_text = "none",
+                 .doc = "PEM private key of `cluster.tls.cert`.",
+                 .access = SD_FIELD(Cl, tls_key)});
 
     // --- relay: per channel (channels.NAME.*), with defaults (defaults.*)
     t.push_back({.section = S::channel_only, .key = "port", .type = Type::integer, .lo = 1, .hi = 65535,
@@ -533,6 +556,7 @@ std::string_view type_name(Type t) {
         case Type::schema_path: return "schema path";
         case Type::nats_url: return "NATS URL";
         case Type::host_name: return "host name";
+        case Type::user_name: return "user name";
     }
     return "?";
 }
@@ -553,6 +577,7 @@ std::string expected_text(const Option& o) {
         case Type::schema_path: return "a path relative to the config directory, inside it";
         case Type::nats_url: return "none or nats://HOST:PORT (several separated by commas)";
         case Type::host_name: return "a host name (letters, digits, '.', '_', '-')";
+        case Type::user_name: return "a user name (letters, digits, '.', '_', '@', '-')";
     }
     return "?";
 }
@@ -572,6 +597,7 @@ std::string allowed_text(const Option& o) {
         case Type::schema_path: return "relative, inside the config directory";
         case Type::nats_url: return "`none`, `nats://HOST:PORT[,nats://...]`";
         case Type::host_name: return "empty (the hostname) or 1..64 of `[A-Za-z0-9._-]`";
+        case Type::user_name: return "empty (none) or 1..128 of `[A-Za-z0-9._@-]`";
     }
     return "";
 }
@@ -682,6 +708,13 @@ Result<Value> parse_value(const Option& o, const Scalar& s) {
         case Type::host_name: {
             if (text.size() > 64 || !std::all_of(text.begin(), text.end(), [](char c) {
                     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+                }))
+                return bad();
+            return Value(text);
+        }
+        case Type::user_name: {
+            if (text.size() > 128 || !std::all_of(text.begin(), text.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '-';
                 }))
                 return bad();
             return Value(text);

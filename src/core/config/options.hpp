@@ -32,6 +32,7 @@ enum class Type : uint8_t {
     path,             // filesystem path (storage): relative ones are resolved by the loader
     schema_path,      // relative path of an .avsc file that stays inside the config dir
     nats_url,         // "none" or a comma-separated list of nats:// (or tls://) URLs
+    user_name,        // empty or 1..128 of [A-Za-z0-9._@-] (a NATS user)
     host_name,        // a host's name in a fleet: letters, digits, '.', '_', '-' ("" = the hostname)
 };
 std::string_view type_name(Type t);  // the docs' "type" column: "integer", "duration", ...

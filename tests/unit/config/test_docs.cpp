@@ -21,8 +21,8 @@ TEST(OptionTable, DefaultsParseAndKeysAreUnique) {
         EXPECT_TRUE(keys.insert({o.section, o.key}).second) << o.key;
         EXPECT_FALSE(o.doc.empty()) << o.key;
         if (o.default_text.empty()) {
-            // cluster.host: empty means the machine's hostname (docs/fleet.md).
-            if (o.section == Section::cluster && o.key == "host") continue;
+            // cluster.host: empty means the machine's hostname; cluster.user: no user (docs/fleet.md).
+            if (o.section == Section::cluster && (o.key == "host" || o.key == "user")) continue;
             EXPECT_EQ(o.section, Section::channel_only) << o.key << ": only port and schema are required";
             continue;
         }

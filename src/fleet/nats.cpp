@@ -1,10 +1,11 @@
 #include "fleet/nats.hpp"
 
 #include <nats/nats.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 namespace speeddata::fleet {
@@ -44,6 +45,19 @@ struct Nats::Impl {
     natsOptions* opts = nullptr;
     natsConnection* nc = nullptr;
     jsCtx* js = nullptr;
+    int loopback_urls = 0;  // URLs given that name this machine's loopback (see cluster_size)
+    // Why the connection is down, taken in nats.c's callbacks on its own thread (the
+    // connection's error text is a buffer that thread rewrites: read it only there).
+    mutable std::mutex error_mu;
+    std::string error;
+    void note(natsConnection* c) {
+        const char* text = nullptr;
+        const natsStatus s = natsConnection_GetLastError(c, &text);
+        std::string why = s == NATS_OK ? std::string() : natsStatus_GetText(s);
+        if (text && *text && why != text) why += (why.empty() ? "" : ": ") + std::string(text);
+        std::lock_guard lock(error_mu);
+        if (!why.empty()) error = std::move(why);
+    }
     ~Impl() {
         if (js) jsCtx_Destroy(js);
         if (nc) {
@@ -59,7 +73,21 @@ Nats::~Nats() = default;
 
 namespace {
 
-void on_first_connect(natsConnection*, void*) {}  // connected() tells; nothing to do here
+// nats://[user:pass@]HOST:PORT with HOST localhost, 127.x.y.z or [::1].
+bool is_loopback_url(const std::string& url) {
+    size_t h = url.find("://");
+    h = (h == std::string::npos) ? 0 : h + 3;
+    if (const size_t at = url.rfind('@'); at != std::string::npos && at >= h) h = at + 1;
+    const std::string host = url.substr(h);
+    return host.rfind("localhost", 0) == 0 || host.rfind("127.", 0) == 0 || host.rfind("[::1]", 0) == 0;
+}
+
+void on_connected(natsConnection*, void* closure) {
+    auto* impl = static_cast<Nats::Impl*>(closure);
+    std::lock_guard lock(impl->error_mu);
+    impl->error.clear();
+}
+void on_down(natsConnection* nc, void* closure) { static_cast<Nats::Impl*>(closure)->note(nc); }
 
 // Authentication and TLS (docs/fleet.md, "Securing NATS"): the secrets were read by the config
 // loader; nats.c keeps copies for its reconnects.
@@ -91,7 +119,10 @@ Result<std::unique_ptr<Nats>> Nats::connect(const config::ClusterConfig& cluster
         start = end + 1;
     }
     std::vector<const char*> ptrs;
-    for (const auto& u : list) ptrs.push_back(u.c_str());
+    for (const auto& u : list) {
+        ptrs.push_back(u.c_str());
+        if (is_loopback_url(u)) ++impl->loopback_urls;
+    }
     if (ptrs.empty()) return Status::invalid("cluster.nats: no URL");
     if ((s = natsOptions_SetServers(impl->opts, ptrs.data(), static_cast<int>(ptrs.size()))) != NATS_OK ||
         (s = natsOptions_SetName(impl->opts, client_name.c_str())) != NATS_OK ||
@@ -108,11 +139,14 @@ Result<std::unique_ptr<Nats>> Nats::connect(const config::ClusterConfig& cluster
         // (natsConnection_Connect answers NATS_NOT_YET_CONNECTED). Without one it would block,
         // for ever with unlimited reconnects: a host whose NATS is down, or refuses its
         // password, would never serve its API.
-        (s = natsOptions_SetRetryOnFailedConnect(impl->opts, true, on_first_connect, nullptr)) != NATS_OK)
+        (s = natsOptions_SetRetryOnFailedConnect(impl->opts, true, on_connected, impl.get())) != NATS_OK ||
+        (s = natsOptions_SetReconnectedCB(impl->opts, on_connected, impl.get())) != NATS_OK ||
+        (s = natsOptions_SetDisconnectedCB(impl->opts, on_down, impl.get())) != NATS_OK ||
+        (s = natsOptions_SetClosedCB(impl->opts, on_down, impl.get())) != NATS_OK)
         return nats_error("nats options", s);
     if ((s = set_security(impl->opts, cluster)) != NATS_OK) return nats_error("nats TLS/credentials", s);
     s = natsConnection_Connect(&impl->nc, impl->opts);
-    if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) return nats_error("connect " + urls, s);
+    if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) return nats_error("connect " + config::redact_nats_urls(urls), s);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = 3000;
@@ -124,12 +158,22 @@ bool Nats::connected() const { return natsConnection_Status(impl_->nc) == NATS_C
 
 std::string Nats::last_error() const {
     if (connected()) return std::string();
+    {
+        std::lock_guard lock(impl_->error_mu);
+        if (!impl_->error.empty()) return impl_->error;
+    }
+    // Not yet connected: nats.c's connect attempts call no callback, so read the connection's
+    // error here. Its text is a fixed buffer nats.c's thread may be rewriting at this moment:
+    // copy at most its size; a torn text is the worst that can come of it.
     const char* text = nullptr;
     const natsStatus s = natsConnection_GetLastError(impl_->nc, &text);
-    if (s == NATS_OK) return std::string();
-    std::string out = natsStatus_GetText(s);
-    if (text && *text && out != text) out += std::string(": ") + text;
-    return out;
+    std::string why = s == NATS_OK ? std::string() : natsStatus_GetText(s);
+    if (text) {
+        const std::string t(text, strnlen(text, 255));
+        if (!t.empty() && t != why) why += (why.empty() ? "" : ": ") + t;
+    }
+    if (!why.empty()) return why;
+    return natsConnection_IsClosed(impl_->nc) ? "connection closed" : "no NATS server reachable (retrying)";
 }
 
 Status Nats::publish(const std::string& subject, std::string_view data) {
@@ -168,34 +212,21 @@ Status Nats::ensure_stream(const std::string& name, const std::string& subject_p
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     cfg.AllowDirect = true;
-    for (int r = first_replicas(replicas);; --r) {
-        cfg.Replicas = r;
-        s = js_AddStream(&si, impl_->js, &cfg, nullptr, &jerr);
-        if (s == NATS_OK) {
-            jsStreamInfo_Destroy(si);
-            return Status();
-        }
-        Status made = nats_error("create stream " + name + " (" + std::to_string(r) + " replicas)", s);
-        // Made by another host meanwhile.
-        if (js_GetStreamInfo(&si, impl_->js, name.c_str(), nullptr, &jerr) == NATS_OK) {
-            jsStreamInfo_Destroy(si);
-            return Status();
-        }
-        if (!fewer_replicas(replicas, r, made)) return made;
+    cfg.Replicas = replicas > 0 ? replicas : std::clamp(cluster_size(), 1, 3);
+    s = js_AddStream(&si, impl_->js, &cfg, nullptr, &jerr);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return Status();
     }
+    Status made = nats_error("create stream " + name + " (" + std::to_string(cfg.Replicas) + " replicas)", s);
+    // Made by another host meanwhile.
+    if (js_GetStreamInfo(&si, impl_->js, name.c_str(), nullptr, &jerr) == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return Status();
+    }
+    return made;
 }
 
-// cluster.replicas 0 ("as many as the cluster has, up to 3"): the client cannot count the
-// members exactly (its server list holds the URL it was given and the members' advertised
-// ones, which may be the same server twice), so it starts from that count and steps down when
-// JetStream answers that it has not enough servers. An explicit count is never lowered.
-int Nats::first_replicas(int replicas) const { return replicas > 0 ? replicas : std::clamp(cluster_size(), 1, 3); }
-
-bool Nats::fewer_replicas(int asked, int tried, const Status& error) const {
-    if (asked > 0 || tried <= 1 || error.message().find("no suitable peers") == std::string::npos) return false;
-    spdlog::warn("fleet: {}: trying {} replicas", error.message(), tried - 1);
-    return true;
-}
 
 Status Nats::stream_publish(const std::string& subject, std::string_view data) {
     jsPubAck* ack = nullptr;
@@ -216,13 +247,18 @@ Result<std::string> Nats::stream_last(const std::string& stream, const std::stri
     return out;
 }
 
+// The client's server list is the URLs it was given plus the client URLs every member
+// advertises (its own included). A loopback URL is the local member under a name no member
+// advertises, so it is that member counted twice: measured with 2 and 3 members given
+// nats://127.0.0.1:4222, the list held 3 and 4 servers. Counting the list alone made a
+// two-host fleet ask for 3 copies, which JetStream could never place.
 int Nats::cluster_size() const {
     char** servers = nullptr;
     int count = 0;
     if (natsConnection_GetServers(impl_->nc, &servers, &count) != NATS_OK) return 0;
     for (int i = 0; i < count; ++i) free(servers[i]);
     free(servers);
-    return count;
+    return std::max(0, count - impl_->loopback_urls);
 }
 
 // ---------------------------------------------------------------- Subscription
@@ -276,18 +312,14 @@ Result<std::unique_ptr<Bucket>> Nats::bucket(const std::string& name, int replic
         cfg.History = 1;
         cfg.StorageType = js_FileStorage;
         cfg.TTL = static_cast<int64_t>(max_age.count()) * 1000;  // ms
-        for (int r = first_replicas(replicas);; --r) {
-            cfg.Replicas = r;
-            s = js_CreateKeyValue(&impl->kv, impl_->js, &cfg);
-            if (s == NATS_OK) break;
+        cfg.Replicas = replicas > 0 ? replicas : std::clamp(cluster_size(), 1, 3);
+        s = js_CreateKeyValue(&impl->kv, impl_->js, &cfg);
+        if (s != NATS_OK) {
             // Another host created it at the same moment; else the creation's error is the one to
             // say (taken first: nats.c's last error text is per call).
-            Status made = nats_error("create key-value bucket " + name + " (" + std::to_string(r) + " replicas)", s);
-            if (js_KeyValue(&impl->kv, impl_->js, name.c_str()) == NATS_OK) {
-                s = NATS_OK;
-                break;
-            }
-            if (!fewer_replicas(replicas, r, made)) return made;
+            Status made = nats_error("create key-value bucket " + name + " (" + std::to_string(cfg.Replicas) + " replicas)", s);
+            if (js_KeyValue(&impl->kv, impl_->js, name.c_str()) != NATS_OK) return made;
+            s = NATS_OK;
         }
     }
     if (s != NATS_OK) return nats_error("key-value bucket " + name, s);

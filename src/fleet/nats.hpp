@@ -66,8 +66,10 @@ public:
     // error: the client keeps trying (every 250 ms) and reconnects after every outage, so
     // callers check connected() and retry their fleet work; local work never waits for NATS.
     // cluster: the URLs (cluster.nats) and how to authenticate and check the server (user and
-    // password, token, TLS with a CA and a client certificate). A refused login or certificate
-    // is logged once per change by nats.c's callbacks and retried like an outage.
+    // password, token, TLS with a CA and a client certificate). Never blocks: a server that is
+    // down is retried in nats.c's thread. A refused login or certificate makes nats.c close the
+    // connection for good (nats.c 3.4): connected() stays false and last_error() says why until
+    // the service restarts (docs/fleet.md, "Securing NATS").
     static Result<std::unique_ptr<Nats>> connect(const config::ClusterConfig& cluster, const std::string& client_name);
     ~Nats();
     Nats(const Nats&) = delete;
@@ -82,8 +84,8 @@ public:
     Result<std::string> request(const std::string& subject, std::string_view data, std::chrono::milliseconds timeout);
     using Handler = std::function<void(const Message&)>;
     Result<std::unique_ptr<Subscription>> subscribe(const std::string& subject, Handler handler);
-    // Binds the bucket, creating it (with `replicas` copies, 0 = as many as the cluster can
-    // hold up to 3; entries older than max_age dropped, 0 = kept) when it does not exist.
+    // Binds the bucket, creating it (with `replicas` copies, 0 = min(3, cluster_size());
+    // entries older than max_age dropped, 0 = kept) when it does not exist.
     Result<std::unique_ptr<Bucket>> bucket(const std::string& name, int replicas, std::chrono::seconds max_age);
     // JetStream streams (durable, replicated messages), for data larger than a key-value
     // entry: makes the stream (subjects: `subject_prefix.>`) unless it exists.
@@ -92,14 +94,12 @@ public:
     Status stream_publish(const std::string& subject, std::string_view data);
     // The last message the stream holds on a subject; not_found when none.
     Result<std::string> stream_last(const std::string& stream, const std::string& subject);
-    // How many servers the client knows (the URLs given and those the cluster advertised; one
-    // server may be counted twice), 0 when unknown.
+    // How many servers the cluster has: the URLs given and those the members advertise, a
+    // loopback URL not counted (it is the local member twice), 0 when unknown.
     int cluster_size() const;
     struct Impl;
 
 private:
-    int first_replicas(int replicas) const;
-    bool fewer_replicas(int asked, int tried, const Status& error) const;
     explicit Nats(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

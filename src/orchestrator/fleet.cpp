@@ -88,7 +88,8 @@ bool Orchestrator::fleet_connect() {
     }
     if (!up) return false;
     if (!kv_channels_ || !kv_hosts_) {
-        const int replicas = cluster_.replicas;  // 0: as many as the cluster holds, up to 3
+        // 0: min(3, the cluster's servers); the log says the count asked for.
+        const int replicas = cluster_.replicas > 0 ? cluster_.replicas : std::clamp(nats_->cluster_size(), 1, 3);
         auto c = nats_->bucket(channels_bucket, replicas, seconds(0));
         if (!c) {
             spdlog::warn("fleet: {} (retrying)", c.message());
@@ -347,7 +348,10 @@ Response Orchestrator::h_fleet(const Request&) {
                                 {"connected", nats_connected_.load()},
                                 {"nats_error", nats_error_text()},
                                 {"tls", cluster_.tls()},
-                                {"auth", !cluster_.user.empty() ? "user" : !cluster_.token.empty() ? "token" : "none"},
+                                {"auth", !cluster_.user.empty()                    ? "user"
+                                         : !cluster_.token.empty()                   ? "token"
+                                         : cluster_.nats.find('@') != std::string::npos ? "url"
+                                                                                        : "none"},
                                 {"hosts", hosts},
                                 {"forwarded", forwarded_.load()},
                                 {"forward_errors", forward_errors_.load()}});

@@ -188,7 +188,7 @@ constexpr const char* tags_bucket = "speeddata_tags";
 Status FleetCache::ensure_tag_storage() {
     if (!nats_->connected()) return not_connected();
     if (tags_kv_) return Status();
-    const int replicas = cluster_.replicas;  // 0: as many as the cluster holds, up to 3
+    const int replicas = cluster_.replicas;  // 0: min(3, the cluster's servers), Nats decides
     if (auto st = nats_->ensure_stream(tags_stream, "speeddata.tags", replicas); !st.ok()) return st;
     auto kv = nats_->bucket(tags_bucket, replicas, std::chrono::seconds(0));
     if (!kv) return kv.status();

@@ -44,9 +44,10 @@ bool BurstBuffer::append(const uint8_t* p, size_t len, uint64_t records, int64_t
     std::memcpy(base_ + off, p, first);
     if (first < len) {
         std::memcpy(base_, p + first, len - first);
-        touched_ = capacity_;
+        touched_ = recent_ = capacity_;
     } else {
         touched_ = std::max(touched_, off + len);
+        recent_ = std::max(recent_, off + len);
     }
     head_ += len;
     open_.end = head_;
@@ -73,6 +74,11 @@ size_t BurstBuffer::trim() {
     // In use: [tail, head) (published blocks and the open one). Only this thread writes, and
     // the writer reads only what is in use, so the rest can be dropped safely.
     const uint64_t tail = tail_.load(std::memory_order_acquire);
+    // Pages written since the last call stay: while records keep coming, a producer a block
+    // ahead of the writer walks the ring and reaches them again within moments (trimming
+    // them cost ~2,000 page faults a second at 8000 B x 18k/s).
+    const size_t recent = (recent_ + page_ - 1) / page_ * page_;
+    recent_ = 0;
     if (head_ - tail >= capacity_) return 0;
     const size_t t = static_cast<size_t>(tail % capacity_), h = static_cast<size_t>(head_ % capacity_);
     size_t from, to;
@@ -85,6 +91,7 @@ size_t BurstBuffer::trim() {
     } else {
         return 0;  // wrapped: a burst is still draining
     }
+    from = std::max(from, recent);
     if (to <= from) return 0;
     ::madvise(base_ + from, to - from, MADV_DONTNEED);
     touched_ = from;

@@ -54,7 +54,9 @@ public:
     int64_t open_since_mono_ns() const { return open_since_; }
     // Queues the open block for the writer (no-op when it is empty).
     void publish();
-    // Returns resident pages past what is in use; returns the bytes released.
+    // Returns resident pages past what is in use and past what was written since the last
+    // call (a stream that walks the ring would only fault those in again); returns the bytes
+    // released. Called about once a second: a burst's pages are back within two calls.
     size_t trim();
     // Bytes of the ring that have been touched since the last trim (an upper bound of its RSS).
     size_t touched_bytes() const { return touched_; }
@@ -82,6 +84,7 @@ private:
     BlockRef open_;
     int64_t open_since_ = 0;
     size_t touched_ = 0;  // highest offset written since the last trim
+    size_t recent_ = 0;   // highest offset written since the last trim() call: in use lately
 
     // shared
     std::atomic<uint64_t> tail_{0};  // first byte not yet released (consumer writes)

@@ -79,9 +79,7 @@ CacheWriter::CacheWriter(const config::ChannelConfig& config, const avro::Schema
 CacheWriter::~CacheWriter() { stop(); }
 
 void CacheWriter::append(const uint8_t* p, size_t len, uint64_t records, int64_t min_ns, int64_t max_ns) {
-    const int64_t now = clock_.monotonic_ns();
-    last_append_mono_ns_ = now;
-    if (!ring_.append(p, len, records, min_ns, max_ns, now)) {
+    if (!ring_.append(p, len, records, min_ns, max_ns, clock_.monotonic_ns())) {
         // No room: the writer is behind (slow, stalled or failing disk). The disk misses
         // exactly these records; multicast has them.
         counters_.records_not_written.fetch_add(records, std::memory_order_relaxed);
@@ -95,14 +93,10 @@ void CacheWriter::flush_if_due(bool force) {
     if (ring_.open_records() > 0 &&
         (force || now - ring_.open_since_mono_ns() >= std::chrono::nanoseconds(config_.flush_interval).count()))
         ring_.publish();
-    // Pages go back only when the stream has been idle for a second. While records arrive
-    // and the writer is a block behind, each new block starts after the last one, so the
-    // producer walks the ring: pages trimmed ahead of it would fault in again within moments
-    // (about 3,000 page faults a second at 1.2 Gbit/s, measured before this rule).
-    constexpr int64_t second = 1'000'000'000LL;
-    if (now - last_trim_mono_ns_ >= second) {
+    // Once a second; the ring keeps what was written in the last second (BurstBuffer::trim).
+    if (now - last_trim_mono_ns_ >= 1'000'000'000LL) {
         last_trim_mono_ns_ = now;
-        if (now - last_append_mono_ns_ >= second) ring_.trim();
+        ring_.trim();
     }
 }
 

@@ -71,7 +71,7 @@ public:
     // burst buffer has no room they are counted as records_not_written instead.
     void append(const uint8_t* p, size_t len, uint64_t records, int64_t min_ns, int64_t max_ns);
     // Receive thread: publishes the block being filled when it is flush_interval old (or
-    // now, with force), and returns the buffer's pages once no datagram came for a second.
+    // now, with force), and returns idle buffer pages about once a second.
     void flush_if_due(bool force);
     size_t buffer_bytes() const { return ring_.capacity(); }
     const BurstBuffer& buffer() const { return ring_; }
@@ -100,8 +100,7 @@ private:
     const Clock& clock_;
 
     BurstBuffer ring_;
-    int64_t last_trim_mono_ns_ = 0;    // receive thread
-    int64_t last_append_mono_ns_ = 0;  // receive thread: idle pages are returned a second after it
+    int64_t last_trim_mono_ns_ = 0;  // receive thread
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 

@@ -43,11 +43,9 @@ def test_services_start_without_nats_and_join_when_it_comes(tmp_path):
     try:
         # No NATS: the three services answer within seconds (the pivot used to wait for ever in
         # its first connect, and `up` gave up on it after 60 s).
-        t0 = time.monotonic()
         sdtest.wait_for(lambda: healthy(orch) and healthy(strip) and healthy(pivot) or not up.alive(), timeout=20,
                         what="the three services answering with NATS down")
         assert up.alive(), up.output()
-        assert time.monotonic() - t0 < 20
         status, f = http("GET", f"http://127.0.0.1:{orch}/api/v1/fleet")
         assert status == 200 and f["connected"] is False, f
         status, err = http("GET", f"http://127.0.0.1:{pivot}/api/v1/fleet/tags")

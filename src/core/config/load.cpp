@@ -649,7 +649,7 @@ std::string redact_nats_urls(const std::string& urls) {
         const size_t end = std::min(urls.find(',', start), urls.size());
         std::string url = urls.substr(start, end - start);
         const size_t scheme = url.find("://");
-        const size_t at = url.find('@');
+        const size_t at = url.rfind('@');  // as nats.c reads it: a password may hold '@'
         if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
             const size_t user_end = url.find(':', scheme + 3);
             // nats://user:pass@h keeps the user; nats://token@h hides the token.

@@ -207,7 +207,7 @@ std::vector<Option> make_table() {
     t.push_back({.section = S::cluster, .key = "replicas", .type = Type::integer, .default_text = "0",
                  .unit = "copies", .lo = 1, .hi = 5, .zero_ok = true,
                  .doc = "Copies JetStream keeps of the fleet's registry, status and tags (set when the first host "
-                        "creates them). 0 = min(3, the NATS servers the client knows when it first connects).",
+                        "creates them). 0 = min(3, the NATS cluster's servers when it first connects).",
                  .access = SD_FIELD(Cl, replicas)});
     t.push_back({.section = S::cluster, .key = "user", .type = Type::user_name, .default_text = "",
                  .doc = "The NATS user this host connects as (the server's `authorization` users); its password is "

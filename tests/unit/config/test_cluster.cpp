@@ -124,6 +124,7 @@ TEST(Cluster, SecretsInUrlsAreNotShown) {
     EXPECT_EQ(redact_nats_urls("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
     EXPECT_EQ(redact_nats_urls("nats://bob:pw@a:4222,tls://t0ken@b:4222,nats://c:1"),
               "nats://bob:***@a:4222,tls://***@b:4222,nats://c:1");
+    EXPECT_EQ(redact_nats_urls("nats://bob:p@ss@a:4222"), "nats://bob:***@a:4222");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -56,7 +57,14 @@ struct Nats::Impl {
         std::string why = s == NATS_OK ? std::string() : natsStatus_GetText(s);
         if (text && *text && why != text) why += (why.empty() ? "" : ": ") + std::string(text);
         std::lock_guard lock(error_mu);
-        if (!why.empty()) error = std::move(why);
+        // A refusal (login, TLS) is not replaced by the generic text of the next attempt.
+        if (!why.empty() && (error.empty() || telling(why) || !telling(error))) error = std::move(why);
+    }
+    // The server refused us (login, TLS): the reason a user must act on. nats.c's attempts
+    // alternate between it and "No server available for connection".
+    static bool telling(const std::string& why) {
+        static constexpr const char* words[] = {"Authoriz", "Authentic", "SSL", "TLS", "ertificate"};
+        return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return why.find(w) != std::string::npos; });
     }
     ~Impl() {
         if (js) jsCtx_Destroy(js);
@@ -88,6 +96,7 @@ void on_connected(natsConnection*, void* closure) {
     impl->error.clear();
 }
 void on_down(natsConnection* nc, void* closure) { static_cast<Nats::Impl*>(closure)->note(nc); }
+
 
 // Authentication and TLS (docs/fleet.md, "Securing NATS"): the secrets were read by the config
 // loader; nats.c keeps copies for its reconnects.
@@ -158,9 +167,11 @@ bool Nats::connected() const { return natsConnection_Status(impl_->nc) == NATS_C
 
 std::string Nats::last_error() const {
     if (connected()) return std::string();
+    std::string kept;
     {
         std::lock_guard lock(impl_->error_mu);
-        if (!impl_->error.empty()) return impl_->error;
+        if (Impl::telling(impl_->error)) return impl_->error;
+        kept = impl_->error;
     }
     // Not yet connected: nats.c's connect attempts call no callback, so read the connection's
     // error here. Its text is a fixed buffer nats.c's thread may be rewriting at this moment:
@@ -172,7 +183,13 @@ std::string Nats::last_error() const {
         const std::string t(text, strnlen(text, 255));
         if (!t.empty() && t != why) why += (why.empty() ? "" : ": ") + t;
     }
+    // Kept until the next successful connect, so that the reason shown does not flip.
+    if (Impl::telling(why)) {
+        std::lock_guard lock(impl_->error_mu);
+        impl_->error = why;
+    }
     if (!why.empty()) return why;
+    if (!kept.empty()) return kept;
     return natsConnection_IsClosed(impl_->nc) ? "connection closed" : "no NATS server reachable (retrying)";
 }
 

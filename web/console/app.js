@@ -137,7 +137,9 @@ async function refreshFleet(h) {
   if (!fleet) return;
   const hosts = fleet.hosts || [];
   const gone = hosts.filter((x) => x.reachable === false).map((x) => x.host);
-  pill.textContent = fleet.connected === false ? 'fleet: NATS not connected'
+  // Not connected: say why (a refused password or certificate needs the user, an outage not).
+  pill.textContent = fleet.connected === false
+    ? `fleet: NATS not connected${fleet.nats_error ? ` (${fleet.nats_error})` : ''}`
     : `fleet: ${hosts.length} hosts${gone.length ? `, ${gone.length} unreachable` : ''}`;
   pill.classList.toggle('warn', fleet.connected === false || gone.length > 0);
   pill.title = hosts.map((x) => `${hostLabel(x.host)}: ${x.reachable === false ? 'unreachable' : 'reachable'}, `

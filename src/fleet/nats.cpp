@@ -51,11 +51,21 @@ struct Nats::Impl {
     // connection's error text is a buffer that thread rewrites: read it only there).
     mutable std::mutex error_mu;
     std::string error;
-    void note(natsConnection* c) {
+    // The connection's last error, "status: text" ("" when none). Its text is a fixed buffer
+    // nats.c's thread may be rewriting when read from another thread: at most its size is
+    // copied; a torn text is the worst that can come of it.
+    static std::string error_text(natsConnection* c) {
         const char* text = nullptr;
         const natsStatus s = natsConnection_GetLastError(c, &text);
         std::string why = s == NATS_OK ? std::string() : natsStatus_GetText(s);
-        if (text && *text && why != text) why += (why.empty() ? "" : ": ") + std::string(text);
+        if (text) {
+            const std::string t(text, strnlen(text, 255));
+            if (!t.empty() && t != why) why += (why.empty() ? "" : ": ") + t;
+        }
+        return why;
+    }
+    void note(natsConnection* c) {
+        std::string why = error_text(c);
         std::lock_guard lock(error_mu);
         // A refusal (login, TLS) is not replaced by the generic text of the next attempt.
         if (!why.empty() && (error.empty() || telling(why) || !telling(error))) error = std::move(why);
@@ -96,7 +106,6 @@ void on_connected(natsConnection*, void* closure) {
     impl->error.clear();
 }
 void on_down(natsConnection* nc, void* closure) { static_cast<Nats::Impl*>(closure)->note(nc); }
-
 
 // Authentication and TLS (docs/fleet.md, "Securing NATS"): the secrets were read by the config
 // loader; nats.c keeps copies for its reconnects.
@@ -173,16 +182,8 @@ std::string Nats::last_error() const {
         if (Impl::telling(impl_->error)) return impl_->error;
         kept = impl_->error;
     }
-    // Not yet connected: nats.c's connect attempts call no callback, so read the connection's
-    // error here. Its text is a fixed buffer nats.c's thread may be rewriting at this moment:
-    // copy at most its size; a torn text is the worst that can come of it.
-    const char* text = nullptr;
-    const natsStatus s = natsConnection_GetLastError(impl_->nc, &text);
-    std::string why = s == NATS_OK ? std::string() : natsStatus_GetText(s);
-    if (text) {
-        const std::string t(text, strnlen(text, 255));
-        if (!t.empty() && t != why) why += (why.empty() ? "" : ": ") + t;
-    }
+    // Not yet connected: nats.c's connect attempts call no callback, so read it here.
+    std::string why = Impl::error_text(impl_->nc);
     // Kept until the next successful connect, so that the reason shown does not flip.
     if (Impl::telling(why)) {
         std::lock_guard lock(impl_->error_mu);
@@ -229,7 +230,7 @@ Status Nats::ensure_stream(const std::string& name, const std::string& subject_p
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     cfg.AllowDirect = true;
-    cfg.Replicas = replicas > 0 ? replicas : std::clamp(cluster_size(), 1, 3);
+    cfg.Replicas = replicas_for(replicas);
     s = js_AddStream(&si, impl_->js, &cfg, nullptr, &jerr);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
@@ -243,7 +244,6 @@ Status Nats::ensure_stream(const std::string& name, const std::string& subject_p
     }
     return made;
 }
-
 
 Status Nats::stream_publish(const std::string& subject, std::string_view data) {
     jsPubAck* ack = nullptr;
@@ -269,6 +269,8 @@ Result<std::string> Nats::stream_last(const std::string& stream, const std::stri
 // advertises, so it is that member counted twice: measured with 2 and 3 members given
 // nats://127.0.0.1:4222, the list held 3 and 4 servers. Counting the list alone made a
 // two-host fleet ask for 3 copies, which JetStream could never place.
+int Nats::replicas_for(int asked) const { return asked > 0 ? asked : std::clamp(cluster_size(), 1, 3); }
+
 int Nats::cluster_size() const {
     char** servers = nullptr;
     int count = 0;
@@ -329,7 +331,7 @@ Result<std::unique_ptr<Bucket>> Nats::bucket(const std::string& name, int replic
         cfg.History = 1;
         cfg.StorageType = js_FileStorage;
         cfg.TTL = static_cast<int64_t>(max_age.count()) * 1000;  // ms
-        cfg.Replicas = replicas > 0 ? replicas : std::clamp(cluster_size(), 1, 3);
+        cfg.Replicas = replicas_for(replicas);
         s = js_CreateKeyValue(&impl->kv, impl_->js, &cfg);
         if (s != NATS_OK) {
             // Another host created it at the same moment; else the creation's error is the one to

@@ -97,6 +97,8 @@ public:
     // How many servers the cluster has: the URLs given and those the members advertise, a
     // loopback URL not counted (it is the local member twice), 0 when unknown.
     int cluster_size() const;
+    // The copies a bucket or stream is made with: `asked`, or for 0 min(3, cluster_size()).
+    int replicas_for(int asked) const;
     struct Impl;
 
 private:

@@ -89,7 +89,7 @@ bool Orchestrator::fleet_connect() {
     if (!up) return false;
     if (!kv_channels_ || !kv_hosts_) {
         // 0: min(3, the cluster's servers); the log says the count asked for.
-        const int replicas = cluster_.replicas > 0 ? cluster_.replicas : std::clamp(nats_->cluster_size(), 1, 3);
+        const int replicas = nats_->replicas_for(cluster_.replicas);
         auto c = nats_->bucket(channels_bucket, replicas, seconds(0));
         if (!c) {
             spdlog::warn("fleet: {} (retrying)", c.message());
